@@ -1,14 +1,34 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! opti-cred: access tokens for Optimizely CMS API clients.
+//!
+//! The binary in `main.rs` parses arguments and calls [`run`]; everything
+//! else lives here, one module per concept:
+//!
+//! - [`config`]: profiles in the TOML config file
+//! - [`endpoint`]: which token URL a profile uses, and which URLs are allowed
+//! - [`secret`]: where client secrets come from
+//! - [`fetch`]: asking the token endpoint for a token
+//! - [`cache`]: the on-disk token cache
+//! - [`commands`]: one module per subcommand
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod cache;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod endpoint;
+pub mod error;
+pub mod fetch;
+pub mod fsutil;
+pub mod output;
+pub mod paths;
+pub mod secret;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+pub use error::{Error, Result};
+
+/// Runs one parsed command line.
+pub fn run(cli: cli::Cli) -> Result<()> {
+    let paths = paths::Paths::new(cli.config)?;
+    match cli.command {
+        cli::Command::Token(args) => commands::token::run(&paths, &args),
+        cli::Command::Profile(cmd) => commands::profile::run(&paths, cmd),
     }
 }

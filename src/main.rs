@@ -1,1 +1,50 @@
-fn main(){}
+//! The `opti-cred` binary: parse the command line, run it, and turn an error
+//! into one message on stderr and a documented exit code.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use opti_cred::cli::Cli;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+
+    match opti_cred::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("opti-cred: error: {err}");
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+/// Warnings always; `-v` adds info, `-vv` debug, `-vvv` trace, all for
+/// opti-cred's own messages. `RUST_LOG`, when set, replaces this filter.
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => log::LevelFilter::Warn,
+        1 => log::LevelFilter::Info,
+        2 => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    };
+    let mut builder = env_logger::Builder::new();
+    builder
+        .filter_level(log::LevelFilter::Warn)
+        .filter_module("opti_cred", level)
+        .format(|buf, record| {
+            let level = match record.level() {
+                log::Level::Error => "error",
+                log::Level::Warn => "warning",
+                log::Level::Info => "info",
+                log::Level::Debug => "debug",
+                log::Level::Trace => "trace",
+            };
+            writeln!(buf, "opti-cred: {level}: {}", record.args())
+        });
+    if let Ok(filter) = std::env::var("RUST_LOG") {
+        builder.parse_filters(&filter);
+    }
+    builder.init();
+}

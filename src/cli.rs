@@ -1,0 +1,166 @@
+//! The command-line interface: every command, flag and environment variable.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "opti-cred",
+    version,
+    about = "Access tokens for Optimizely CMS API clients: named profiles, cached tokens",
+    after_help = "\
+Examples:
+  opti-cred profile add prod --cms-url https://app-xxxx.cms.optimizely.com --client-id my-client
+  read -rs OPTI_CRED_CLIENT_SECRET && export OPTI_CRED_CLIENT_SECRET
+  opti-cred token prod
+
+Exit codes: 0 ok, 1 unexpected failure, 2 usage or config error, 3 no client secret,
+4 credentials rejected, 5 token endpoint unreachable or failing."
+)]
+pub struct Cli {
+    /// More diagnostics on stderr: -v for what happens, -vv for details.
+    /// Secrets and tokens are never logged.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// The config file [default: the platform's config directory,
+    /// ~/.config/opti-cred/config.toml on Linux]
+    #[arg(long, env = "OPTI_CRED_CONFIG", value_name = "PATH", global = true)]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print an access token for a profile, from the cache when it is still valid.
+    #[command(after_help = "\
+Examples:
+  curl -H \"Authorization: Bearer $(opti-cred token prod)\" https://app-xxxx.cms.optimizely.com/...
+  opti-cred token prod --min-valid 2m
+  opti-cred token --json")]
+    Token(TokenArgs),
+
+    /// Create, list, show and remove profiles.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The profile [default: `OPTI_CRED_PROFILE`, then the config's `default_profile`]
+    #[arg(env = "OPTI_CRED_PROFILE")]
+    pub profile: Option<String>,
+
+    /// Only accept a cached token that stays valid at least this long (`90s`,
+    /// `2m`, or seconds) [default: 60s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub min_valid: Option<Duration>,
+
+    /// Print `access_token`, `token_type`, `expires_at` and `expires_in` as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Add a profile.
+    #[command(after_help = "\
+Examples:
+  opti-cred profile add prod --cms-url https://app-xxxx.cms.optimizely.com --client-id my-client
+  opti-cred profile add gateway --cms-url https://api.cms.optimizely.com --client-id my-client")]
+    Add(ProfileAddArgs),
+
+    /// List the profiles; the default one is marked with `*`.
+    List,
+
+    /// Show a profile's settings, where its secret would come from, and its
+    /// cached token's remaining life. Never prints a secret or a token.
+    Show {
+        /// The profile [default: `OPTI_CRED_PROFILE`, then `default_profile`]
+        #[arg(env = "OPTI_CRED_PROFILE")]
+        name: Option<String>,
+    },
+
+    /// Remove a profile from the config file.
+    Remove {
+        /// The profile to remove.
+        name: String,
+    },
+
+    /// Make a profile the default.
+    Default {
+        /// The profile to use when none is named.
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileAddArgs {
+    /// The profile's name: letters, digits, `-` and `_`.
+    pub name: String,
+
+    /// The CMS instance, e.g. https://app-xxxx.cms.optimizely.com, or the API
+    /// gateway https://api.cms.optimizely.com
+    #[arg(long, value_name = "URL")]
+    pub cms_url: String,
+
+    /// The API client's id, from the CMS's API clients settings.
+    #[arg(long, value_name = "ID")]
+    pub client_id: String,
+
+    /// The token endpoint, when it is not the one derived from the CMS URL
+    /// (e.g. https://app-xxxx.cms.optimizely.com/_cms/v1/oauth/token)
+    #[arg(long, value_name = "URL")]
+    pub token_url: Option<String>,
+
+    /// Request tokens that act as this CMS user.
+    #[arg(long, value_name = "USER")]
+    pub act_as: Option<String>,
+
+    /// Make this the default profile (the first profile becomes the default
+    /// anyway).
+    #[arg(long)]
+    pub default: bool,
+
+    /// Replace a profile of the same name.
+    #[arg(long)]
+    pub replace: bool,
+}
+
+/// Parses `90s`, `2m`, `1m 30s` (humantime syntax) or a plain number of
+/// seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{e}; expected a duration such as `90s`, `2m` or `1m 30s`"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1m 30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration(" 0 "), Ok(Duration::ZERO));
+        for bad in ["", "soon", "-5s", "2 parsecs"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

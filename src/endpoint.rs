@@ -1,0 +1,210 @@
+//! Where a profile's token endpoint is, and which URLs opti-cred will send a
+//! secret to.
+//!
+//! A CMS instance (`https://app-xxxx.cms.optimizely.com`) serves tokens at
+//! `/_cms/preview2/oauth/token`; the API gateway hosts serve them at
+//! `/oauth/token`. A profile's `token_url` overrides both.
+
+use std::net::IpAddr;
+
+use url::{Host, Url};
+
+use crate::error::{Error, Result};
+
+/// Hosts of the Optimizely CMS API gateway, whose token endpoint is
+/// `/oauth/token` rather than an instance's `/_cms/preview2/oauth/token`.
+pub const GATEWAY_HOSTS: &[&str] = &["api.cms.optimizely.com", "api.cmstest.optimizely.com"];
+
+const INSTANCE_TOKEN_PATH: &str = "_cms/preview2/oauth/token";
+const GATEWAY_TOKEN_PATH: &str = "oauth/token";
+
+/// Parses a URL from the config or the command line and checks that a secret
+/// may be sent to it: `https`, or plain `http` to a loopback host only, and
+/// no user name, password, query or fragment.
+///
+/// `what` names the setting in the error message (`cms_url`, `token_url`).
+pub fn parse_url(what: &str, raw: &str) -> Result<Url> {
+    // The raw text is not echoed: a URL that fails to parse may still hold a
+    // password.
+    let url = Url::parse(raw.trim()).map_err(|e| {
+        Error::Usage(format!(
+            "`{what}` is not a valid URL ({e}); \
+             expected something like `https://app-xxxx.cms.optimizely.com`"
+        ))
+    })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::Usage(format!(
+            "`{what}` contains a user name or password; remove it (the client id and secret \
+             are sent in the request body)"
+        )));
+    }
+
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => {
+            return Err(Error::Usage(format!(
+                "`{what}` uses plain http to a host that is not loopback: `{url}`; \
+                 a client secret is only sent over https (plain http is allowed for \
+                 127.0.0.1, ::1 and localhost)"
+            )));
+        }
+        other => {
+            return Err(Error::Usage(format!(
+                "`{what}` has the scheme `{other}`; only https URLs are supported: `{url}`"
+            )));
+        }
+    }
+    if url.host().is_none() {
+        return Err(Error::Usage(format!("`{what}` has no host: `{url}`")));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::Usage(format!(
+            "`{what}` must not have a query or fragment: `{url}`"
+        )));
+    }
+    Ok(url)
+}
+
+/// True for 127.0.0.0/8, ::1 and `localhost`.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(Host::Domain(d)) => {
+            let d = d.strip_suffix('.').unwrap_or(d);
+            d.eq_ignore_ascii_case("localhost")
+        }
+        None => false,
+    }
+}
+
+/// The token URL for a CMS URL, unless `token_url` overrides it.
+pub fn token_url(cms_url: &Url, token_url: Option<&Url>) -> Url {
+    if let Some(explicit) = token_url {
+        return explicit.clone();
+    }
+    let is_gateway = cms_url
+        .host_str()
+        .is_some_and(|h| GATEWAY_HOSTS.iter().any(|g| h.eq_ignore_ascii_case(g)));
+    let suffix = if is_gateway {
+        GATEWAY_TOKEN_PATH
+    } else {
+        INSTANCE_TOKEN_PATH
+    };
+
+    // Joining onto a base that ends in `/` keeps any path prefix the CMS URL
+    // has (an instance behind a reverse proxy at `/cms`, say).
+    let mut base = cms_url.clone();
+    if !base.path().ends_with('/') {
+        let with_slash = format!("{}/", base.path());
+        base.set_path(&with_slash);
+    }
+    base.join(suffix)
+        .expect("a relative path joins onto an http(s) URL")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn derive(cms: &str) -> String {
+        token_url(&parse_url("cms_url", cms).unwrap(), None).to_string()
+    }
+
+    #[test]
+    fn instance_urls_use_the_preview2_path() {
+        assert_eq!(
+            derive("https://app-abcd.cms.optimizely.com"),
+            "https://app-abcd.cms.optimizely.com/_cms/preview2/oauth/token"
+        );
+        assert_eq!(
+            derive("https://app-abcd.cms.optimizely.com/"),
+            "https://app-abcd.cms.optimizely.com/_cms/preview2/oauth/token"
+        );
+    }
+
+    #[test]
+    fn a_path_prefix_is_kept() {
+        assert_eq!(
+            derive("https://example.com/cms"),
+            "https://example.com/cms/_cms/preview2/oauth/token"
+        );
+        assert_eq!(
+            derive("https://example.com/cms/"),
+            "https://example.com/cms/_cms/preview2/oauth/token"
+        );
+    }
+
+    #[test]
+    fn gateway_hosts_use_oauth_token() {
+        assert_eq!(
+            derive("https://api.cms.optimizely.com"),
+            "https://api.cms.optimizely.com/oauth/token"
+        );
+        assert_eq!(
+            derive("https://API.cmstest.optimizely.com/"),
+            "https://api.cmstest.optimizely.com/oauth/token"
+        );
+    }
+
+    #[test]
+    fn an_explicit_token_url_wins() {
+        let cms = parse_url("cms_url", "https://app-abcd.cms.optimizely.com").unwrap();
+        let explicit = parse_url(
+            "token_url",
+            "https://app-abcd.cms.optimizely.com/_cms/v1/oauth/token",
+        )
+        .unwrap();
+        assert_eq!(token_url(&cms, Some(&explicit)), explicit);
+    }
+
+    #[test]
+    fn plain_http_is_only_for_loopback() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://127.1.2.3",
+            "http://[::1]:9000",
+            "http://localhost:3000",
+            "http://LOCALHOST./",
+        ] {
+            assert!(parse_url("cms_url", ok).is_ok(), "{ok} should be accepted");
+        }
+        for bad in [
+            "http://example.com",
+            "http://10.0.0.1",
+            "http://localhost.example.com",
+            "http://[::2]",
+        ] {
+            let err = parse_url("cms_url", bad).unwrap_err().to_string();
+            assert!(err.contains("plain http"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn other_schemes_and_odd_parts_are_refused() {
+        let cases = [
+            ("ftp://example.com", "scheme `ftp`"),
+            ("https://user:pw@example.com", "user name or password"),
+            ("https://example.com/?a=b", "query or fragment"),
+            ("https://example.com/#x", "query or fragment"),
+            ("not a url", "not a valid URL"),
+        ];
+        for (raw, want) in cases {
+            let err = parse_url("cms_url", raw).unwrap_err().to_string();
+            assert!(err.contains(want), "{raw}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_password_in_a_url_is_not_echoed() {
+        for raw in [
+            "https://user:hunter2@example.com",
+            "http://user:hunter2@example.com",
+            "https://user:hunter2@exa mple.com",
+        ] {
+            let err = parse_url("cms_url", raw).unwrap_err().to_string();
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! The errors opti-cred reports, and the exit code each one maps to.
+//!
+//! Every message says what went wrong and, where there is one, the command or
+//! setting that fixes it. No message ever contains a client secret or a token:
+//! variants carry names (profiles, client ids, URLs, files), never values.
+
+use std::path::PathBuf;
+
+/// Exit codes, documented in `docs/exit-codes.md`. Scripts may rely on them.
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// An unexpected failure: a file that could not be read or written, and
+    /// the like.
+    pub const INTERNAL: u8 = 1;
+    /// Bad usage or configuration: unknown profile, malformed config file,
+    /// invalid URL. Also what the argument parser exits with.
+    pub const CONFIG: u8 = 2;
+    /// No client secret could be found for the profile.
+    pub const NO_SECRET: u8 = 3;
+    /// The token endpoint rejected the client id or secret.
+    pub const REJECTED: u8 = 4;
+    /// The token endpoint could not be reached, failed, or answered with
+    /// something that is not a usable token.
+    pub const ENDPOINT: u8 = 5;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An argument or setting that is wrong in a way the message explains.
+    #[error("{0}")]
+    Usage(String),
+
+    #[error(
+        "malformed config file `{path}` at line {line}, column {column}: {message}\n\
+         fix the file, or move it away and recreate profiles with `opti-cred profile add`"
+    )]
+    ConfigSyntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+
+    #[error("unknown profile `{name}`; {known}")]
+    UnknownProfile { name: String, known: KnownProfiles },
+
+    #[error(
+        "no profile given and no default profile set; name one (`opti-cred token NAME`), \
+         set `OPTI_CRED_PROFILE`, or run `opti-cred profile default NAME`"
+    )]
+    NoProfile,
+
+    #[error("no client secret for profile `{profile}` (client id `{client_id}`); tried {tried}")]
+    NoSecret {
+        profile: String,
+        client_id: String,
+        tried: String,
+    },
+
+    #[error(
+        "the token endpoint `{url}` rejected the credentials of profile `{profile}` \
+         (client id `{client_id}`): {detail}\n\
+         check the client id and the client secret of the API client in the CMS"
+    )]
+    Rejected {
+        url: String,
+        profile: String,
+        client_id: String,
+        detail: String,
+    },
+
+    #[error("the token endpoint `{url}` failed: {detail}")]
+    Endpoint { url: String, detail: String },
+
+    #[error("cannot reach the token endpoint `{url}`: {detail}")]
+    Network { url: String, detail: String },
+
+    #[error("{context} `{path}`: {source}")]
+    Io {
+        context: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The list of known profiles, rendered as the second half of an
+/// unknown-profile message.
+#[derive(Debug)]
+pub struct KnownProfiles(pub Vec<String>);
+
+impl std::fmt::Display for KnownProfiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            write!(
+                f,
+                "no profiles are defined yet; create one with `opti-cred profile add`"
+            )
+        } else {
+            let names: Vec<String> = self.0.iter().map(|n| format!("`{n}`")).collect();
+            write!(f, "known profiles: {}", names.join(", "))
+        }
+    }
+}
+
+impl Error {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_)
+            | Error::ConfigSyntax { .. }
+            | Error::UnknownProfile { .. }
+            | Error::NoProfile => exit::CONFIG,
+            Error::NoSecret { .. } => exit::NO_SECRET,
+            Error::Rejected { .. } => exit::REJECTED,
+            Error::Endpoint { .. } | Error::Network { .. } => exit::ENDPOINT,
+            Error::Io { .. } => exit::INTERNAL,
+        }
+    }
+
+    pub(crate) fn io(
+        context: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Error::Io {
+            context,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

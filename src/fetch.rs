@@ -1,0 +1,445 @@
+//! Asking the token endpoint for an access token.
+//!
+//! This is the slow path: it builds an async runtime and an HTTP client
+//! (several milliseconds, mostly loading the system's CA certificates), so
+//! it runs only when the cache has no usable token.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::cache::CachedToken;
+use crate::error::{Error, Result};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const TOTAL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The longest lifetime accepted from an endpoint. Optimizely issues tokens
+/// for 300 seconds; a far larger figure is a broken answer, and caching it
+/// would serve a dead token for that long.
+const MAX_EXPIRES_IN: i64 = 24 * 60 * 60;
+
+/// How much of an error body is quoted in a message.
+const MAX_QUOTED_BODY: usize = 300;
+
+/// What to ask for.
+pub struct TokenRequest<'a> {
+    pub token_url: &'a Url,
+    pub client_id: &'a str,
+    pub client_secret: &'a SecretString,
+    pub act_as: Option<&'a str>,
+    /// Used in messages only.
+    pub profile: &'a str,
+}
+
+#[derive(Serialize)]
+struct RequestBody<'a> {
+    grant_type: &'static str,
+    client_id: &'a str,
+    client_secret: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    act_as: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: Option<String>,
+    token_type: Option<String>,
+    expires_in: Option<serde_json::Value>,
+}
+
+/// Fetches a token. Its expiry counts from the moment the request was sent,
+/// so time spent on the network shortens the token's life rather than
+/// lengthening it.
+pub fn fetch(req: &TokenRequest<'_>) -> Result<CachedToken> {
+    log::debug!("building the async runtime and HTTP client");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Network {
+            url: req.token_url.to_string(),
+            detail: format!("cannot start the async runtime: {e}"),
+        })?;
+    runtime.block_on(fetch_async(req))
+}
+
+async fn fetch_async(req: &TokenRequest<'_>) -> Result<CachedToken> {
+    let url = req.token_url.to_string();
+    let network = |detail: String| Error::Network {
+        url: url.clone(),
+        detail,
+    };
+
+    // rustls needs a crypto provider chosen once per process; ring builds
+    // faster and smaller than the default.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(TOTAL_TIMEOUT)
+        .user_agent(concat!("opti-cred/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| network(format!("cannot build the HTTP client: {}", error_chain(&e))))?;
+
+    let body = serde_json::to_vec(&RequestBody {
+        grant_type: "client_credentials",
+        client_id: req.client_id,
+        client_secret: req.client_secret.expose_secret(),
+        act_as: req.act_as,
+    })
+    .expect("a request of strings serializes");
+
+    let sent_at = whole_seconds(Utc::now());
+    log::info!(
+        "requesting a token from `{url}` for client id `{}`",
+        req.client_id
+    );
+    let response = client
+        .post(req.token_url.clone())
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(reqwest::header::ACCEPT, "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| network(error_chain(&e)))?;
+
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| network(format!("reading the answer: {}", error_chain(&e))))?;
+    log::debug!(
+        "token endpoint answered {status} ({} bytes, `{content_type}`)",
+        bytes.len()
+    );
+
+    if status.is_success() {
+        return parse_success(&bytes, sent_at).map_err(|detail| Error::Endpoint { url, detail });
+    }
+
+    let detail = describe_failure(status.as_u16(), &bytes, req.client_secret);
+    if is_rejection(status.as_u16(), &bytes) {
+        Err(Error::Rejected {
+            url,
+            profile: req.profile.to_string(),
+            client_id: req.client_id.to_string(),
+            detail,
+        })
+    } else {
+        Err(Error::Endpoint { url, detail })
+    }
+}
+
+/// Parses a 2xx answer into a token that expires `expires_in` seconds after
+/// `sent_at`.
+fn parse_success(body: &[u8], sent_at: DateTime<Utc>) -> Result<CachedToken, String> {
+    let parsed: TokenResponse = serde_json::from_slice(body)
+        .map_err(|_| "the answer is not a JSON token response".to_string())?;
+    let access_token = parsed
+        .access_token
+        .filter(|t| !t.is_empty())
+        .ok_or("the answer has no `access_token`")?;
+    let expires_in = parsed
+        .expires_in
+        .as_ref()
+        .and_then(|v| {
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
+        .ok_or("the answer has no numeric `expires_in`")?;
+    if !(1..=MAX_EXPIRES_IN).contains(&expires_in) {
+        return Err(format!(
+            "the answer has an unusable `expires_in` of {expires_in} seconds \
+             (accepted: 1 to {MAX_EXPIRES_IN})"
+        ));
+    }
+    Ok(CachedToken {
+        access_token: SecretString::from(access_token),
+        token_type: parsed.token_type.unwrap_or_else(|| "Bearer".to_string()),
+        fetched_at: sent_at,
+        expires_at: sent_at + TimeDelta::seconds(expires_in),
+    })
+}
+
+/// True when the endpoint said the credentials are wrong, as opposed to the
+/// request, the URL or the server.
+fn is_rejection(status: u16, body: &[u8]) -> bool {
+    match status {
+        401 | 403 => true,
+        400 => {
+            // OAuth errors that mean our request was malformed rather than
+            // the credentials wrong.
+            let code = serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| v.get("error")?.as_str().map(str::to_string));
+            !matches!(
+                code.as_deref(),
+                Some("invalid_request" | "unsupported_grant_type" | "invalid_scope")
+            )
+        }
+        _ => false,
+    }
+}
+
+/// Turns an error answer into one readable line. Understands OAuth errors
+/// (`error`, `error_description`), `{"code", "message"}` bodies and RFC 7807
+/// problem details (`title`, `detail`); anything else is quoted, shortened.
+/// The secret is masked should an endpoint ever echo it back.
+pub fn describe_failure(status: u16, body: &[u8], secret: &SecretString) -> String {
+    let reason = http_reason(status);
+    let text = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(json) => describe_json_error(&json).unwrap_or_else(|| quote(body)),
+        Err(_) => quote(body),
+    };
+    let text = mask(&text, secret.expose_secret());
+    let hint = match status {
+        404 | 405 => "; check the profile's `cms_url`, or set `token_url`",
+        429 => "; the endpoint is rate-limiting requests, try again shortly",
+        500..=599 => "; the CMS had a problem, try again later",
+        _ => "",
+    };
+    if text.is_empty() {
+        format!("HTTP {status}{reason}{hint}")
+    } else {
+        format!("HTTP {status}{reason}: {text}{hint}")
+    }
+}
+
+fn describe_json_error(json: &serde_json::Value) -> Option<String> {
+    let field = |name: &str| -> Option<String> {
+        match json.get(name)? {
+            serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    };
+    let joined = |a: Option<String>, b: Option<String>| match (a, b) {
+        (Some(a), Some(b)) => Some(format!("{a}: {b}")),
+        (a, b) => a.or(b),
+    };
+
+    if let Some(error) = field("error") {
+        return joined(Some(error), field("error_description"));
+    }
+    if field("title").is_some() || field("detail").is_some() {
+        return joined(field("title"), field("detail"));
+    }
+    if let Some(code) = field("code") {
+        return joined(
+            Some(code),
+            field("message").or_else(|| field("description")),
+        );
+    }
+    field("message")
+}
+
+fn quote(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let clean = clean.split_whitespace().collect::<Vec<_>>().join(" ");
+    match clean.char_indices().nth(MAX_QUOTED_BODY) {
+        Some((cut, _)) => format!("{}…", &clean[..cut]),
+        None => clean,
+    }
+}
+
+fn mask(text: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        text.to_string()
+    } else {
+        text.replace(secret, "[redacted]")
+    }
+}
+
+fn http_reason(status: u16) -> String {
+    reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .map(|r| format!(" {r}"))
+        .unwrap_or_default()
+}
+
+fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
+}
+
+/// An error and its causes, joined: reqwest's own message alone ("error
+/// sending request") rarely says what happened.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret() -> SecretString {
+        SecretString::from("s3cr3t")
+    }
+
+    #[test]
+    fn parses_a_token_response() {
+        let sent = whole_seconds(Utc::now());
+        let t = parse_success(
+            br#"{"access_token":"abc","expires_in":300,"token_type":"Bearer"}"#,
+            sent,
+        )
+        .unwrap();
+        assert_eq!(t.access_token.expose_secret(), "abc");
+        assert_eq!(t.token_type, "Bearer");
+        assert_eq!(t.fetched_at, sent);
+        assert_eq!((t.expires_at - sent).num_seconds(), 300);
+
+        let t = parse_success(br#"{"access_token":"abc","expires_in":"60"}"#, sent).unwrap();
+        assert_eq!(t.token_type, "Bearer");
+        assert_eq!((t.expires_at - sent).num_seconds(), 60);
+    }
+
+    #[test]
+    fn refuses_unusable_token_responses() {
+        let sent = Utc::now();
+        let cases: [(&[u8], &str); 7] = [
+            (b"<html>", "not a JSON"),
+            (b"[]", "not a JSON"),
+            (br#"{"expires_in":300}"#, "no `access_token`"),
+            (
+                br#"{"access_token":"","expires_in":300}"#,
+                "no `access_token`",
+            ),
+            (br#"{"access_token":"a"}"#, "no numeric `expires_in`"),
+            (
+                br#"{"access_token":"a","expires_in":0}"#,
+                "unusable `expires_in`",
+            ),
+            (
+                br#"{"access_token":"a","expires_in":99999999}"#,
+                "unusable `expires_in`",
+            ),
+        ];
+        for (body, want) in cases {
+            let err = parse_success(body, sent).err().unwrap();
+            assert!(
+                err.contains(want),
+                "{}: {err}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn describes_oauth_errors() {
+        let msg = describe_failure(
+            400,
+            br#"{"error":"invalid_client","error_description":"Client authentication failed."}"#,
+            &secret(),
+        );
+        assert_eq!(
+            msg,
+            "HTTP 400 Bad Request: invalid_client: Client authentication failed."
+        );
+    }
+
+    #[test]
+    fn describes_code_errors() {
+        let msg = describe_failure(
+            401,
+            br#"{"code":"UNAUTHORIZED","message":"Invalid credentials"}"#,
+            &secret(),
+        );
+        assert_eq!(
+            msg,
+            "HTTP 401 Unauthorized: UNAUTHORIZED: Invalid credentials"
+        );
+        let msg = describe_failure(500, br#"{"code":4711}"#, &secret());
+        assert!(
+            msg.starts_with("HTTP 500 Internal Server Error: 4711"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn describes_problem_details() {
+        let msg = describe_failure(
+            403,
+            br#"{"type":"about:blank","title":"Forbidden","status":403,"detail":"Client is disabled"}"#,
+            &secret(),
+        );
+        assert_eq!(msg, "HTTP 403 Forbidden: Forbidden: Client is disabled");
+    }
+
+    #[test]
+    fn quotes_other_bodies_shortened_and_on_one_line() {
+        let msg = describe_failure(502, b"<html>\n<b>Bad gateway</b>\n</html>", &secret());
+        assert!(msg.contains("<html> <b>Bad gateway</b> </html>"), "{msg}");
+        assert!(msg.contains("try again later"), "{msg}");
+        let long = "x".repeat(5000);
+        assert!(describe_failure(500, long.as_bytes(), &secret()).len() < 500);
+        assert_eq!(describe_failure(404, b"", &secret()).lines().count(), 1);
+    }
+
+    #[test]
+    fn an_echoed_secret_is_masked() {
+        let msg = describe_failure(
+            400,
+            br#"{"error":"bad","error_description":"got s3cr3t"}"#,
+            &secret(),
+        );
+        assert!(!msg.contains("s3cr3t"), "{msg}");
+        assert!(msg.contains("[redacted]"), "{msg}");
+    }
+
+    #[test]
+    fn classifies_rejections() {
+        assert!(is_rejection(401, b""));
+        assert!(is_rejection(403, b"{}"));
+        assert!(is_rejection(400, br#"{"error":"invalid_client"}"#));
+        assert!(is_rejection(400, br#"{"title":"Bad credentials"}"#));
+        assert!(!is_rejection(400, br#"{"error":"unsupported_grant_type"}"#));
+        assert!(!is_rejection(404, b""));
+        assert!(!is_rejection(500, b""));
+        assert!(!is_rejection(429, b""));
+    }
+
+    #[test]
+    fn the_request_body_has_the_documented_shape() {
+        let s = secret();
+        let body = RequestBody {
+            grant_type: "client_credentials",
+            client_id: "cid",
+            client_secret: s.expose_secret(),
+            act_as: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            serde_json::json!({"grant_type":"client_credentials","client_id":"cid","client_secret":"s3cr3t"})
+        );
+        let body = RequestBody {
+            act_as: Some("ed@example.com"),
+            ..body
+        };
+        assert_eq!(
+            serde_json::to_value(&body).unwrap()["act_as"],
+            "ed@example.com"
+        );
+    }
+}

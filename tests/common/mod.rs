@@ -1,0 +1,184 @@
+//! Shared pieces of the CLI tests: an isolated environment per test and a
+//! local token endpoint that checks what it receives.
+//!
+//! Every command runs the real binary with an empty environment: its own
+//! config file and cache directory, and a `HOME` that is an empty directory,
+//! so no test can read or change a developer's files.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+use wiremock::matchers::{body_json, header, method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// The client secret the test endpoint accepts. Tests also assert that it
+/// never shows up in output.
+pub const SECRET: &str = "sekrit-4b1f9e2a7c";
+pub const CLIENT_ID: &str = "test-client";
+pub const INSTANCE_TOKEN_PATH: &str = "/_cms/preview2/oauth/token";
+
+pub struct TestEnv {
+    _root: TempDir,
+    pub config: PathBuf,
+    pub cache: PathBuf,
+    pub home: PathBuf,
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        let root = tempfile::tempdir().expect("temp dir");
+        let home = root.path().join("home");
+        std::fs::create_dir(&home).unwrap();
+        TestEnv {
+            config: root.path().join("config/config.toml"),
+            cache: root.path().join("cache"),
+            home,
+            _root: root,
+        }
+    }
+
+    /// The binary, with nothing in its environment but this test's paths.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::cargo_bin("opti-cred").expect("binary built");
+        cmd.env_clear()
+            .env("HOME", &self.home)
+            .env("OPTI_CRED_CONFIG", &self.config)
+            .env("OPTI_CRED_CACHE_DIR", &self.cache);
+        cmd
+    }
+
+    /// The binary with the test secret in the environment.
+    pub fn cmd_with_secret(&self) -> Command {
+        let mut cmd = self.cmd();
+        cmd.env("OPTI_CRED_CLIENT_SECRET", SECRET);
+        cmd
+    }
+
+    pub fn write_config(&self, text: &str) {
+        std::fs::create_dir_all(self.config.parent().unwrap()).unwrap();
+        std::fs::write(&self.config, text).unwrap();
+    }
+
+    /// A config with one default profile `NAME` for `cms_url`.
+    pub fn profile(&self, name: &str, cms_url: &str) {
+        self.write_config(&format!(
+            "default_profile = \"{name}\"\n\n[profiles.{name}]\n\
+             cms_url = \"{cms_url}\"\nclient_id = \"{CLIENT_ID}\"\n"
+        ));
+    }
+
+    /// The token cache entries on disk.
+    pub fn cache_entries(&self) -> Vec<PathBuf> {
+        let dir = self.cache.join("tokens");
+        let mut entries: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd.map(|e| e.unwrap().path()).collect(),
+            Err(_) => Vec::new(),
+        };
+        entries.sort();
+        entries
+    }
+
+    /// The only cache entry; fails if there is not exactly one.
+    pub fn cache_entry(&self) -> PathBuf {
+        let entries = self.cache_entries();
+        assert_eq!(entries.len(), 1, "cache entries: {entries:?}");
+        entries.into_iter().next().unwrap()
+    }
+}
+
+/// Rewrites a JSON file in place.
+pub fn edit_json(path: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    edit(&mut json);
+    std::fs::write(path, serde_json::to_vec(&json).unwrap()).unwrap();
+}
+
+/// Issues `token-1`, `token-2`, … valid for `expires_in` seconds.
+pub struct Tokens {
+    pub expires_in: i64,
+    issued: Arc<AtomicUsize>,
+}
+
+impl Tokens {
+    pub fn lasting(expires_in: i64) -> Tokens {
+        Tokens {
+            expires_in,
+            issued: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+}
+
+impl Respond for Tokens {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let n = self.issued.fetch_add(1, Ordering::SeqCst) + 1;
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": format!("token-{n}"),
+            "expires_in": self.expires_in,
+            "token_type": "Bearer",
+        }))
+    }
+}
+
+/// A token endpoint at `token_path` that answers only a well-formed request
+/// carrying the test credentials; anything else gets wiremock's 404.
+pub async fn token_endpoint(token_path: &str, tokens: Tokens) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(token_path))
+        .and(header("content-type", "application/json"))
+        .and(body_json(serde_json::json!({
+            "grant_type": "client_credentials",
+            "client_id": CLIENT_ID,
+            "client_secret": SECRET,
+        })))
+        .respond_with(tokens)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// An endpoint that answers every request with `response`.
+pub async fn endpoint_answering(response: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(response)
+        .mount(&server)
+        .await;
+    server
+}
+
+pub async fn request_count(server: &MockServer) -> usize {
+    server.received_requests().await.map_or(0, |r| r.len())
+}
+
+/// The output of a finished command, as text.
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(cmd: &mut Command) -> Outcome {
+    let out = cmd.output().expect("binary runs");
+    let outcome = Outcome {
+        code: out.status.code().expect("exited, not killed"),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    };
+    assert!(
+        !outcome.stdout.contains(SECRET) && !outcome.stderr.contains(SECRET),
+        "the secret leaked:\n{}\n{}",
+        outcome.stdout,
+        outcome.stderr
+    );
+    if outcome.code != 0 {
+        assert_eq!(outcome.stdout, "", "a failing command printed on stdout");
+    }
+    outcome
+}

@@ -4,20 +4,25 @@ mod common;
 
 use common::*;
 
+/// `opti-cred profile add NAME --cms-url URL --client-id ID`.
+fn add(env: &TestEnv, name: &str, url: &str, client_id: &str) -> Outcome {
+    run(env.cmd().args([
+        "profile",
+        "add",
+        name,
+        "--cms-url",
+        url,
+        "--client-id",
+        client_id,
+    ]))
+}
+
 #[tokio::test]
 async fn add_then_token_uses_the_new_profile() {
     let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
     let env = TestEnv::new();
 
-    let out = run(env.cmd().args([
-        "profile",
-        "add",
-        "prod",
-        "--cms-url",
-        &server.uri(),
-        "--client-id",
-        CLIENT_ID,
-    ]));
+    let out = add(&env, "prod", &server.uri(), CLIENT_ID);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, "", "confirmations go to stderr");
     assert!(
@@ -82,14 +87,14 @@ fn add_refuses_bad_input_and_writes_nothing() {
 #[test]
 fn add_does_not_overwrite_without_replace() {
     let env = TestEnv::new();
-    let add = |url: &str, extra: &[&str]| {
+    let add_p = |url: &str, extra: &[&str]| {
         run(env
             .cmd()
             .args(["profile", "add", "p", "--cms-url", url, "--client-id", "c"])
             .args(extra))
     };
-    assert_eq!(add("https://one.example", &[]).code, 0);
-    let out = add("https://two.example", &[]);
+    assert_eq!(add_p("https://one.example", &[]).code, 0);
+    let out = add_p("https://two.example", &[]);
     assert_eq!(out.code, 2);
     assert!(
         out.stderr.contains("already exists") && out.stderr.contains("--replace"),
@@ -102,7 +107,7 @@ fn add_does_not_overwrite_without_replace() {
             .contains("one.example")
     );
 
-    assert_eq!(add("https://two.example", &["--replace"]).code, 0);
+    assert_eq!(add_p("https://two.example", &["--replace"]).code, 0);
     let text = std::fs::read_to_string(&env.config).unwrap();
     assert!(
         text.contains("two.example") && !text.contains("one.example"),
@@ -121,15 +126,7 @@ fn list_marks_the_default() {
         ("prod", "https://prod.example"),
         ("dev", "https://dev.example"),
     ] {
-        run(env.cmd().args([
-            "profile",
-            "add",
-            name,
-            "--cms-url",
-            url,
-            "--client-id",
-            "cid",
-        ]));
+        add(&env, name, url, "cid");
     }
     let out = run(env.cmd().args(["profile", "list"]));
     assert_eq!(
@@ -204,24 +201,8 @@ async fn show_tells_where_things_are_and_never_prints_secrets() {
 #[test]
 fn remove_and_default_check_the_name() {
     let env = TestEnv::new();
-    run(env.cmd().args([
-        "profile",
-        "add",
-        "a",
-        "--cms-url",
-        "https://a.example",
-        "--client-id",
-        "c",
-    ]));
-    run(env.cmd().args([
-        "profile",
-        "add",
-        "b",
-        "--cms-url",
-        "https://b.example",
-        "--client-id",
-        "c",
-    ]));
+    add(&env, "a", "https://a.example", "c");
+    add(&env, "b", "https://b.example", "c");
 
     let out = run(env.cmd().args(["profile", "remove", "zzz"]));
     assert_eq!(out.code, 2);
@@ -248,15 +229,7 @@ fn remove_and_default_check_the_name() {
 fn edits_keep_the_users_comments() {
     let env = TestEnv::new();
     env.write_config("# work instances\n[profiles.a] # the main one\ncms_url = \"https://a.example\"\nclient_id = \"c\"\n");
-    run(env.cmd().args([
-        "profile",
-        "add",
-        "b",
-        "--cms-url",
-        "https://b.example",
-        "--client-id",
-        "d",
-    ]));
+    add(&env, "b", "https://b.example", "d");
     let text = std::fs::read_to_string(&env.config).unwrap();
     assert!(
         text.contains("# work instances") && text.contains("# the main one"),
@@ -271,15 +244,7 @@ fn edits_keep_the_users_comments() {
 fn a_malformed_config_is_never_overwritten() {
     let env = TestEnv::new();
     env.write_config("[profiles.a\n");
-    let out = run(env.cmd().args([
-        "profile",
-        "add",
-        "b",
-        "--cms-url",
-        "https://b.example",
-        "--client-id",
-        "d",
-    ]));
+    let out = add(&env, "b", "https://b.example", "d");
     assert_eq!(out.code, 2);
     assert_eq!(
         std::fs::read_to_string(&env.config).unwrap(),

@@ -141,17 +141,33 @@ async fn json_output_has_the_documented_fields() {
     assert_eq!(request_count(&server).await, 1);
 }
 
-#[tokio::test]
-async fn oauth_errors_are_rejections() {
-    let server = endpoint_answering(ResponseTemplate::new(400).set_body_json(serde_json::json!({
-        "error": "invalid_client",
-        "error_description": "Client authentication failed.",
-    })))
-    .await;
+/// Runs `opti-cred -vvv token` against an endpoint that always answers
+/// `response`, and checks that nothing was cached.
+async fn token_call_answered_with(response: ResponseTemplate) -> Outcome {
+    let server = endpoint_answering(response).await;
     let env = TestEnv::new();
     env.profile("prod", &server.uri());
-
     let out = run(env.cmd_with_secret().args(["-vvv", "token"]));
+    assert!(
+        env.cache_entries().is_empty(),
+        "a failed fetch left a cache entry"
+    );
+    out
+}
+
+fn problem(status: u16, title: &str, detail: &str) -> ResponseTemplate {
+    let body = serde_json::json!({"type": "about:blank", "title": title, "status": status, "detail": detail});
+    ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/problem+json")
+}
+
+#[tokio::test]
+async fn oauth_errors_are_rejections() {
+    let out =
+        token_call_answered_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "error": "invalid_client",
+            "error_description": "Client authentication failed.",
+        })))
+        .await;
     assert_eq!(out.code, 4, "{}", out.stderr);
     assert!(
         out.stderr
@@ -160,20 +176,16 @@ async fn oauth_errors_are_rejections() {
         out.stderr
     );
     assert!(out.stderr.contains("profile `prod`"), "{}", out.stderr);
-    assert!(env.cache_entries().is_empty());
 }
 
 #[tokio::test]
 async fn code_errors_are_rejections() {
-    let server = endpoint_answering(ResponseTemplate::new(401).set_body_json(serde_json::json!({
-        "code": "UNAUTHORIZED",
-        "message": "The client credentials are invalid",
-    })))
-    .await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
-
-    let out = run(env.cmd_with_secret().args(["-vvv", "token"]));
+    let out =
+        token_call_answered_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({
+            "code": "UNAUTHORIZED",
+            "message": "The client credentials are invalid",
+        })))
+        .await;
     assert_eq!(out.code, 4, "{}", out.stderr);
     assert!(
         out.stderr
@@ -184,20 +196,9 @@ async fn code_errors_are_rejections() {
 }
 
 #[tokio::test]
-async fn problem_details_are_reported_and_5xx_is_a_server_failure() {
-    let problem = |status: u16, title: &str, detail: &str| {
-        ResponseTemplate::new(status).set_body_raw(
-            serde_json::json!({"type": "about:blank", "title": title, "status": status, "detail": detail})
-                .to_string(),
-            "application/problem+json",
-        )
-    };
-
-    let server =
-        endpoint_answering(problem(500, "Internal error", "Token service unavailable")).await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
-    let out = run(env.cmd_with_secret().args(["-vvv", "token"]));
+async fn problem_details_from_a_server_error_are_a_server_failure() {
+    let out =
+        token_call_answered_with(problem(500, "Internal error", "Token service unavailable")).await;
     assert_eq!(out.code, 5, "{}", out.stderr);
     assert!(
         out.stderr
@@ -205,10 +206,12 @@ async fn problem_details_are_reported_and_5xx_is_a_server_failure() {
         "{}",
         out.stderr
     );
+}
 
-    let server = endpoint_answering(problem(403, "Forbidden", "The API client is disabled")).await;
-    env.profile("prod", &server.uri());
-    let out = run(env.cmd_with_secret().arg("token"));
+#[tokio::test]
+async fn problem_details_from_a_403_are_a_rejection() {
+    let out =
+        token_call_answered_with(problem(403, "Forbidden", "The API client is disabled")).await;
     assert_eq!(out.code, 4, "{}", out.stderr);
     assert!(
         out.stderr.contains("Forbidden: The API client is disabled"),
@@ -219,16 +222,12 @@ async fn problem_details_are_reported_and_5xx_is_a_server_failure() {
 
 #[tokio::test]
 async fn a_success_without_a_usable_token_is_an_error_and_not_cached() {
-    let server = endpoint_answering(
+    let out = token_call_answered_with(
         ResponseTemplate::new(200).set_body_json(serde_json::json!({"token_type": "Bearer"})),
     )
     .await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
-    let out = run(env.cmd_with_secret().arg("token"));
     assert_eq!(out.code, 5, "{}", out.stderr);
     assert!(out.stderr.contains("no `access_token`"), "{}", out.stderr);
-    assert!(env.cache_entries().is_empty());
 }
 
 #[tokio::test]

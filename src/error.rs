@@ -23,6 +23,9 @@ pub mod exit {
     /// The token endpoint could not be reached, failed, or answered with
     /// something that is not a usable token.
     pub const ENDPOINT: u8 = 5;
+    /// The OS keychain could not be used where a command needs it (`login`,
+    /// `logout`).
+    pub const KEYCHAIN: u8 = 6;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +55,12 @@ pub enum Error {
     )]
     NoProfile,
 
-    #[error("no client secret for profile `{profile}` (client id `{client_id}`); tried {tried}")]
+    #[error(
+        "no client secret for profile `{profile}` (client id `{client_id}`); looked in: {tried}\n\
+         store it in the OS keychain with `opti-cred login --profile {profile}`, or set \
+         `OPTI_CRED_CLIENT_SECRET` without putting it on a command line: \
+         `read -rs OPTI_CRED_CLIENT_SECRET && export OPTI_CRED_CLIENT_SECRET`"
+    )]
     NoSecret {
         profile: String,
         client_id: String,
@@ -77,6 +85,9 @@ pub enum Error {
     #[error("cannot reach the token endpoint `{url}`: {detail}")]
     Network { url: String, detail: String },
 
+    #[error("the OS keychain is not available: {reason}\n{}", keychain_hint())]
+    Keychain { reason: String },
+
     #[error("{context} `{path}`: {source}")]
     Io {
         context: &'static str,
@@ -84,6 +95,20 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// What to do when the keychain is not there, for this platform.
+fn keychain_hint() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "unlock the login keychain, or set `OPTI_CRED_CLIENT_SECRET` instead; see docs/secrets.md"
+    } else if cfg!(windows) {
+        "check that Credential Manager is available, or set `OPTI_CRED_CLIENT_SECRET` instead; \
+         see docs/secrets.md"
+    } else {
+        "opti-cred keeps secrets in the Secret Service (GNOME Keyring, KWallet, KeePassXC) on the \
+         D-Bus session bus; on a headless machine, over SSH or in CI, set \
+         `OPTI_CRED_CLIENT_SECRET` instead, see docs/secrets.md"
+    }
 }
 
 /// The list of known profiles, rendered as the second half of an
@@ -116,6 +141,7 @@ impl Error {
             Error::NoSecret { .. } => exit::NO_SECRET,
             Error::Rejected { .. } => exit::REJECTED,
             Error::Endpoint { .. } | Error::Network { .. } => exit::ENDPOINT,
+            Error::Keychain { .. } => exit::KEYCHAIN,
             Error::Io { .. } => exit::INTERNAL,
         }
     }

@@ -5,7 +5,8 @@
 //!
 //! - [`config`]: profiles in the TOML config file
 //! - [`endpoint`]: which token URL a profile uses, and which URLs are allowed
-//! - [`secret`]: where client secrets come from
+//! - [`secret`]: where client secrets come from: the environment, then
+//!   [`keychain`], the OS keychain
 //! - [`fetch`]: asking the token endpoint for a token
 //! - [`cache`]: the on-disk token cache
 //! - [`commands`]: one module per subcommand
@@ -18,6 +19,7 @@ pub mod endpoint;
 pub mod error;
 pub mod fetch;
 pub mod fsutil;
+pub mod keychain;
 pub mod output;
 pub mod paths;
 pub mod secret;

@@ -1,14 +1,15 @@
 //! Where a profile's client secret comes from.
 //!
 //! Secrets are looked up through a chain of [`SecretSource`]s, first match
-//! wins. Today the chain is the environment only; the OS keychain plugs in as
-//! another source. Secrets are held as [`SecretString`], whose `Debug` output
-//! is redacted and whose memory is zeroed on drop.
+//! wins: the environment first (for CI), then the OS keychain. Secrets are
+//! held as [`SecretString`], whose `Debug` output is redacted and whose
+//! memory is zeroed on drop.
 
 use secrecy::SecretString;
 
 use crate::config::Profile;
 use crate::error::{Error, Result};
+use crate::keychain::{Keychain, KeychainSource};
 
 /// Environment variables read for a client secret, in order. The second is
 /// the name the official Optimizely tooling uses.
@@ -16,11 +17,13 @@ pub const SECRET_ENV_VARS: &[&str] = &["OPTI_CRED_CLIENT_SECRET", "OPTIMIZELY_CM
 
 /// Somewhere a client secret may be kept.
 pub trait SecretSource {
-    /// Names the place, for messages: "environment variable `X`".
-    fn describe(&self) -> String;
+    /// Names the place for `profile`, for messages: "environment variable
+    /// `X`". Never includes a secret.
+    fn describe(&self, profile: &Profile) -> String;
 
-    /// The secret for `profile`, if this source has one.
-    fn get(&self, profile: &Profile) -> Result<Option<SecretString>>;
+    /// The secret for `profile`, if this source has one. An error means the
+    /// source could not be asked, and says why.
+    fn get(&self, profile: &Profile) -> Result<Option<SecretString>, String>;
 }
 
 /// One environment variable. It applies to whichever profile is in use: in a
@@ -28,11 +31,11 @@ pub trait SecretSource {
 pub struct EnvVar(pub &'static str);
 
 impl SecretSource for EnvVar {
-    fn describe(&self) -> String {
+    fn describe(&self, _profile: &Profile) -> String {
         format!("environment variable `{}`", self.0)
     }
 
-    fn get(&self, _profile: &Profile) -> Result<Option<SecretString>> {
+    fn get(&self, _profile: &Profile) -> Result<Option<SecretString>, String> {
         // A variable that is set but empty counts as unset, as a shell user
         // who wrote `VAR=` would expect.
         Ok(std::env::var(self.0)
@@ -42,12 +45,15 @@ impl SecretSource for EnvVar {
     }
 }
 
-/// The sources consulted, in order.
-pub fn default_sources() -> Vec<Box<dyn SecretSource>> {
-    SECRET_ENV_VARS
+/// The sources consulted, in order: the environment variables, then the
+/// platform's keychain.
+pub fn default_sources() -> Result<Vec<Box<dyn SecretSource>>> {
+    let mut sources: Vec<Box<dyn SecretSource>> = SECRET_ENV_VARS
         .iter()
         .map(|name| Box::new(EnvVar(name)) as Box<dyn SecretSource>)
-        .collect()
+        .collect();
+    sources.push(Box::new(KeychainSource(Keychain::platform()?)));
+    Ok(sources)
 }
 
 /// A secret and the place it came from.
@@ -57,32 +63,32 @@ pub struct FoundSecret {
     pub source: String,
 }
 
-/// Asks each source in turn; the first that has a secret wins.
+/// Asks each source in turn; the first that has a secret wins. A source that
+/// cannot be asked (a keychain that is not there) is passed over, and named
+/// with its reason if no source has the secret.
 pub fn lookup(sources: &[Box<dyn SecretSource>], profile: &Profile) -> Result<FoundSecret> {
+    let mut tried = Vec::with_capacity(sources.len());
     for source in sources {
-        if let Some(secret) = source.get(profile)? {
-            log::debug!(
-                "client secret for profile `{}` from {}",
-                profile.name,
-                source.describe()
-            );
-            return Ok(FoundSecret {
-                secret,
-                source: source.describe(),
-            });
+        let place = source.describe(profile);
+        match source.get(profile) {
+            Ok(Some(secret)) => {
+                log::debug!("client secret for profile `{}` from {place}", profile.name);
+                return Ok(FoundSecret {
+                    secret,
+                    source: place,
+                });
+            }
+            Ok(None) => tried.push(place),
+            Err(why) => {
+                log::debug!("{place} is unavailable: {why}");
+                tried.push(format!("{place}, which is unavailable: {why}"));
+            }
         }
     }
-    let tried: Vec<String> = sources.iter().map(|s| s.describe()).collect();
     Err(Error::NoSecret {
         profile: profile.name.clone(),
         client_id: profile.client_id.clone(),
-        tried: format!(
-            "{}; set one of them without putting the secret on a command line, for example \
-             `read -rs {} && export {}`",
-            tried.join(", "),
-            SECRET_ENV_VARS[0],
-            SECRET_ENV_VARS[0]
-        ),
+        tried: tried.join("; "),
     })
 }
 
@@ -95,11 +101,22 @@ mod tests {
     struct Fixed(Option<&'static str>, &'static str);
 
     impl SecretSource for Fixed {
-        fn describe(&self) -> String {
+        fn describe(&self, _: &Profile) -> String {
             self.1.to_string()
         }
-        fn get(&self, _: &Profile) -> Result<Option<SecretString>> {
+        fn get(&self, _: &Profile) -> Result<Option<SecretString>, String> {
             Ok(self.0.map(SecretString::from))
+        }
+    }
+
+    struct Broken;
+
+    impl SecretSource for Broken {
+        fn describe(&self, _: &Profile) -> String {
+            "the broken place".to_string()
+        }
+        fn get(&self, _: &Profile) -> Result<Option<SecretString>, String> {
+            Err("it is on fire".to_string())
         }
     }
 
@@ -116,6 +133,7 @@ mod tests {
     fn the_first_source_with_a_secret_wins() {
         let sources: Vec<Box<dyn SecretSource>> = vec![
             Box::new(Fixed(None, "first")),
+            Box::new(Broken),
             Box::new(Fixed(Some("s2"), "second")),
             Box::new(Fixed(Some("s3"), "third")),
         ];
@@ -129,11 +147,18 @@ mod tests {
         let sources: Vec<Box<dyn SecretSource>> = vec![
             Box::new(Fixed(None, "place one")),
             Box::new(Fixed(None, "place two")),
+            Box::new(Broken),
         ];
         let err = lookup(&sources, &profile()).unwrap_err();
         assert!(matches!(err, Error::NoSecret { .. }));
         let msg = err.to_string();
-        assert!(msg.contains("place one, place two"), "{msg}");
+        assert!(
+            msg.contains(
+                "place one; place two; the broken place, which is unavailable: it is on fire"
+            ),
+            "{msg}"
+        );
+        assert!(msg.contains("opti-cred login --profile prod"), "{msg}");
         assert!(msg.contains("profile `prod`"), "{msg}");
     }
 

@@ -166,8 +166,17 @@ async fn show_tells_where_things_are_and_never_prints_secrets() {
         out.stdout
     );
     assert!(
+        out.stdout
+            .contains("secret:      not found; run `opti-cred login --profile prod`"),
+        "{}",
+        out.stdout
+    );
+    // Without a session bus the keychain is unavailable, and show says so.
+    assert!(
         out.stdout.contains(
-            "secret:      not found (looked in environment variable `OPTI_CRED_CLIENT_SECRET`"
+            "lookup order:\n  1. environment variable `OPTI_CRED_CLIENT_SECRET`: no secret\n  \
+             2. environment variable `OPTIMIZELY_CMS_CLIENT_SECRET`: no secret\n  \
+             3. the OS keychain (service `opti-cred`, account `test-client@127.0.0.1:"
         ),
         "{}",
         out.stdout
@@ -183,6 +192,12 @@ async fn show_tells_where_things_are_and_never_prints_secrets() {
     assert!(
         out.stdout
             .contains("secret:      from environment variable `OPTI_CRED_CLIENT_SECRET`"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("1. environment variable `OPTI_CRED_CLIENT_SECRET`: has a secret"),
         "{}",
         out.stdout
     );

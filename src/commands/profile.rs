@@ -116,15 +116,31 @@ fn show(paths: &Paths, name: Option<&str>) -> Result<()> {
         let _ = writeln!(text, "act_as:      {act_as}");
     }
 
-    let sources = secret::default_sources();
-    let secret_line = match secret::lookup(&sources, &profile) {
-        Ok(found) => format!("from {}", found.source),
-        Err(_) => {
-            let tried: Vec<String> = sources.iter().map(|s| s.describe()).collect();
-            format!("not found (looked in {})", tried.join(", "))
-        }
-    };
+    // Every source is asked, so that the listing shows the whole lookup
+    // order; only its first match would be used.
+    let mut secret_line = None;
+    let mut order = String::new();
+    for (i, source) in secret::default_sources()?.iter().enumerate() {
+        let place = source.describe(&profile);
+        let state = match source.get(&profile) {
+            Ok(Some(_)) => {
+                secret_line.get_or_insert_with(|| format!("from {place}"));
+                "has a secret".to_string()
+            }
+            Ok(None) => "no secret".to_string(),
+            Err(why) => format!("unavailable: {why}"),
+        };
+        let _ = writeln!(order, "  {}. {place}: {state}", i + 1);
+    }
+    let secret_line = secret_line.unwrap_or_else(|| {
+        format!(
+            "not found; run `opti-cred login --profile {}` or set `{}`",
+            profile.name,
+            secret::SECRET_ENV_VARS[0]
+        )
+    });
     let _ = writeln!(text, "secret:      {secret_line}");
+    let _ = write!(text, "lookup order:\n{order}");
 
     let cache = TokenCache::new(paths.cache_dir()?);
     let token_line = match cache.read(cache_key(&profile)) {

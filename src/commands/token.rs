@@ -57,7 +57,7 @@ pub fn get_token(
         log::debug!("cached token has {left}s left, fewer than the {wanted}s asked for");
     }
 
-    let found = secret::lookup(&secret::default_sources(), profile)?;
+    let found = secret::lookup(&secret::default_sources()?, profile)?;
     let token = fetch::fetch(&fetch::TokenRequest {
         token_url: &profile.token_url,
         client_id: &profile.client_id,

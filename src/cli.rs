@@ -44,9 +44,83 @@ Examples:
   opti-cred token --json")]
     Token(TokenArgs),
 
+    /// Store an API client's secret in the OS keychain and create or update
+    /// its profile, after checking the credentials with the token endpoint.
+    #[command(after_help = "\
+Examples:
+  opti-cred login --profile prod --cms-url https://app-xxxx.cms.optimizely.com --client-id my-client
+  opti-cred login                                   # asks for whatever is missing
+  printf '%s\\n' \"$SECRET\" | opti-cred login --profile ci --cms-url URL --client-id ID --client-secret-stdin
+
+There is no flag that takes the secret itself: a command line is visible to every user
+of the machine. On a terminal the secret is read without echo.")]
+    Login(LoginArgs),
+
+    /// Remove a profile's client secret from the OS keychain and its cached
+    /// token. The profile stays unless `--forget` is given.
+    #[command(after_help = "\
+Examples:
+  opti-cred logout prod
+  opti-cred logout --all --forget")]
+    Logout(LogoutArgs),
+
     /// Create, list, show and remove profiles.
     #[command(subcommand)]
     Profile(ProfileCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The profile to create or update [default: the default profile, else
+    /// `default`]
+    #[arg(long, short = 'p', value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// The CMS instance or API gateway URL (asked for when missing).
+    #[arg(long, value_name = "URL")]
+    pub cms_url: Option<String>,
+
+    /// The API client's id (asked for when missing).
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+
+    /// The token endpoint, when it is not the one derived from the CMS URL.
+    #[arg(long, value_name = "URL")]
+    pub token_url: Option<String>,
+
+    /// Request tokens that act as this CMS user.
+    #[arg(long, value_name = "USER")]
+    pub act_as: Option<String>,
+
+    /// Read the client secret from standard input (its first line), for CI
+    /// and scripts that have no terminal.
+    #[arg(long)]
+    pub client_secret_stdin: bool,
+
+    /// Save without asking the token endpoint whether the credentials work,
+    /// for setting up offline.
+    #[arg(long)]
+    pub no_verify: bool,
+
+    /// Make this the default profile (the first profile becomes the default
+    /// anyway).
+    #[arg(long)]
+    pub default: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// The profile [default: `OPTI_CRED_PROFILE`, then `default_profile`]
+    #[arg(env = "OPTI_CRED_PROFILE", conflicts_with = "all")]
+    pub profile: Option<String>,
+
+    /// Log out of every profile.
+    #[arg(long)]
+    pub all: bool,
+
+    /// Also remove the profile from the config file.
+    #[arg(long)]
+    pub forget: bool,
 }
 
 #[derive(Debug, Args)]

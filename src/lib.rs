@@ -22,6 +22,7 @@ pub mod fsutil;
 pub mod keychain;
 pub mod output;
 pub mod paths;
+pub mod prompt;
 pub mod secret;
 
 pub use error::{Error, Result};
@@ -31,6 +32,8 @@ pub fn run(cli: cli::Cli) -> Result<()> {
     let paths = paths::Paths::new(cli.config)?;
     match cli.command {
         cli::Command::Token(args) => commands::token::run(&paths, &args),
+        cli::Command::Login(args) => commands::login::run(&paths, args),
+        cli::Command::Logout(args) => commands::logout::run(&paths, &args),
         cli::Command::Profile(cmd) => commands::profile::run(&paths, cmd),
     }
 }

@@ -1,4 +1,6 @@
 //! One module per subcommand.
 
+pub mod login;
+pub mod logout;
 pub mod profile;
 pub mod token;

@@ -34,15 +34,24 @@ pub fn run(paths: &Paths, args: LoginArgs) -> Result<()> {
 
     // Flags win, then the profile's current settings, then the terminal.
     let raw = ProfileConfig {
-        cms_url: setting(args.cms_url, existing.map(|p| &p.cms_url), "--cms-url", "CMS URL")?,
+        cms_url: setting(
+            args.cms_url,
+            existing.map(|p| &p.cms_url),
+            "--cms-url",
+            "CMS URL",
+        )?,
         client_id: setting(
             args.client_id,
             existing.map(|p| &p.client_id),
             "--client-id",
             "Client id",
         )?,
-        token_url: args.token_url.or_else(|| existing.and_then(|p| p.token_url.clone())),
-        act_as: args.act_as.or_else(|| existing.and_then(|p| p.act_as.clone())),
+        token_url: args
+            .token_url
+            .or_else(|| existing.and_then(|p| p.token_url.clone())),
+        act_as: args
+            .act_as
+            .or_else(|| existing.and_then(|p| p.act_as.clone())),
     };
     let profile = config::resolve_profile(&name, &raw)?;
     let secret = read_secret(&profile, args.client_secret_stdin)?;
@@ -83,14 +92,23 @@ pub fn run(paths: &Paths, args: LoginArgs) -> Result<()> {
         if make_default { " (the default)" } else { "" },
         paths.config_file.display(),
         keychain::SERVICE,
-        if args.no_verify { "; credentials not checked (--no-verify)" } else { "" },
+        if args.no_verify {
+            "; credentials not checked (--no-verify)"
+        } else {
+            ""
+        },
     ));
     Ok(())
 }
 
 /// A setting from its flag, else the profile's current value, else asked
 /// for on the terminal.
-fn setting(flag: Option<String>, current: Option<&String>, name: &str, question: &str) -> Result<String> {
+fn setting(
+    flag: Option<String>,
+    current: Option<&String>,
+    name: &str,
+    question: &str,
+) -> Result<String> {
     if let Some(value) = flag.or_else(|| current.cloned()) {
         return Ok(value.trim().to_string());
     }
@@ -101,7 +119,9 @@ fn setting(flag: Option<String>, current: Option<&String>, name: &str, question:
     }
     let answer = prompt::line(question)?;
     if answer.is_empty() {
-        return Err(Error::Usage(format!("no {question} given; nothing was saved")));
+        return Err(Error::Usage(format!(
+            "no {question} given; nothing was saved"
+        )));
     }
     Ok(answer)
 }
@@ -110,7 +130,10 @@ fn read_secret(profile: &Profile, from_stdin: bool) -> Result<SecretString> {
     let secret = if from_stdin {
         prompt::secret_from_stdin()?
     } else if prompt::interactive() {
-        prompt::secret(&format!("Client secret for `{}` (input is hidden)", profile.client_id))?
+        prompt::secret(&format!(
+            "Client secret for `{}` (input is hidden)",
+            profile.client_id
+        ))?
     } else {
         return Err(Error::Usage(
             "no terminal to ask for the client secret on; pipe it in with \
@@ -119,7 +142,9 @@ fn read_secret(profile: &Profile, from_stdin: bool) -> Result<SecretString> {
         ));
     };
     if secret.expose_secret().trim().is_empty() {
-        return Err(Error::Usage("the client secret is empty; nothing was saved".into()));
+        return Err(Error::Usage(
+            "the client secret is empty; nothing was saved".into(),
+        ));
     }
     Ok(secret)
 }

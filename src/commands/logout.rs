@@ -57,7 +57,10 @@ pub fn run(paths: &Paths, args: &LogoutArgs) -> Result<()> {
         }
         editor.save()?;
         let names: Vec<String> = profiles.iter().map(|p| format!("`{}`", p.name)).collect();
-        output::note(&format!("removed {} from the config file", names.join(", ")));
+        output::note(&format!(
+            "removed {} from the config file",
+            names.join(", ")
+        ));
     }
     Ok(())
 }

@@ -182,3 +182,104 @@ pub fn run(cmd: &mut Command) -> Outcome {
     }
     outcome
 }
+
+/// Checks that the keychain tests run against the disposable Secret Service
+/// that `scripts/with-secret-service` starts (it sets
+/// `OPTI_CRED_TEST_SECRET_SERVICE`), never against a developer's own
+/// keychain.
+///
+/// Those tests are `#[ignore]`d, so a plain `cargo test` reports them as
+/// ignored rather than passed; `.ci/run` includes them. A test that was asked
+/// to run without the disposable service fails: it cannot pass without a
+/// real keychain.
+pub fn require_disposable_secret_service() {
+    let ready = std::env::var_os("OPTI_CRED_TEST_SECRET_SERVICE").is_some()
+        && std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some();
+    assert!(
+        ready,
+        "no disposable Secret Service: run keychain tests as \
+         `scripts/with-secret-service cargo test -- --include-ignored`, as `.ci/run` does"
+    );
+}
+
+/// Serializes the tests that use the Secret Service: concurrent D-Bus
+/// clients of one daemon race.
+/// (Each test has its own runtime; the async lock is held across awaits.)
+pub async fn keychain_lock() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
+}
+
+impl TestEnv {
+    /// The binary with access to the test session bus, and so to the
+    /// disposable Secret Service.
+    pub fn cmd_with_keychain(&self) -> Command {
+        let mut cmd = self.cmd();
+        for var in ["DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR"] {
+            if let Some(value) = std::env::var_os(var) {
+                cmd.env(var, value);
+            }
+        }
+        cmd
+    }
+}
+
+/// What `secret-tool` finds in the Secret Service for an opti-cred account:
+/// a cross-check that does not go through opti-cred or the keyring crates.
+pub fn secret_tool_lookup(account: &str) -> Option<String> {
+    let out = std::process::Command::new("secret-tool")
+        .args(["lookup", "service", "opti-cred", "username", account])
+        .output()
+        .expect("secret-tool runs");
+    out.status
+        .success()
+        .then(|| String::from_utf8(out.stdout).unwrap())
+}
+
+/// Stores a secret for an opti-cred account with `secret-tool`.
+pub fn secret_tool_store(account: &str, secret: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("secret-tool")
+        .args([
+            "store",
+            "--label=test",
+            "service",
+            "opti-cred",
+            "username",
+            account,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("secret-tool runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(secret.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+/// The keychain account of the test client on a server.
+pub fn account_for(server: &MockServer) -> String {
+    let addr = server.address();
+    format!("{CLIENT_ID}@{}:{}", addr.ip(), addr.port())
+}
+
+impl TestEnv {
+    /// `cmd_with_keychain` as a plain `std::process::Command`, for driving
+    /// the binary in a pseudo-terminal.
+    pub fn std_cmd_with_keychain(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("opti-cred"));
+        cmd.env_clear()
+            .env("HOME", &self.home)
+            .env("OPTI_CRED_CONFIG", &self.config)
+            .env("OPTI_CRED_CACHE_DIR", &self.cache);
+        for var in ["DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR"] {
+            if let Some(value) = std::env::var_os(var) {
+                cmd.env(var, value);
+            }
+        }
+        cmd
+    }
+}

@@ -12,12 +12,11 @@ use clap::{ArgAction, Args, Parser, Subcommand};
     about = "Access tokens for Optimizely CMS API clients: named profiles, cached tokens",
     after_help = "\
 Examples:
-  opti-cred profile add prod --cms-url https://app-xxxx.cms.optimizely.com --client-id my-client
-  read -rs OPTI_CRED_CLIENT_SECRET && export OPTI_CRED_CLIENT_SECRET
+  opti-cred login --profile prod --cms-url https://app-xxxx.cms.optimizely.com --client-id my-client
   opti-cred token prod
 
 Exit codes: 0 ok, 1 unexpected failure, 2 usage or config error, 3 no client secret,
-4 credentials rejected, 5 token endpoint unreachable or failing."
+4 credentials rejected, 5 token endpoint unreachable or failing, 6 keychain unavailable."
 )]
 pub struct Cli {
     /// More diagnostics on stderr: -v for what happens, -vv for details.

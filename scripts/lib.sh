@@ -38,9 +38,13 @@ start_stand_in() {
 }
 
 stop_stand_in() {
-  [[ -n ${STAND_IN_PID:-} ]] && kill "$STAND_IN_PID" 2>/dev/null && wait "$STAND_IN_PID" 2>/dev/null
-  [[ -n ${WORK:-} ]] && rm -rf "$WORK"
-  return 0
+  if [[ -n ${STAND_IN_PID:-} ]]; then
+    kill "$STAND_IN_PID" 2>/dev/null || true
+    wait "$STAND_IN_PID" 2>/dev/null || true
+  fi
+  if [[ -n ${WORK:-} ]]; then
+    rm -rf "$WORK"
+  fi
 }
 
 stand_in_requests() {

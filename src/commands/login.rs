@@ -127,7 +127,9 @@ fn setting(
 }
 
 fn read_secret(profile: &Profile, from_stdin: bool) -> Result<SecretString> {
-    let secret = if from_stdin {
+    // On a terminal the secret is always read without echo, even with
+    // `--client-secret-stdin`, which is meant for pipes.
+    let secret = if from_stdin && !prompt::interactive() {
         prompt::secret_from_stdin()?
     } else if prompt::interactive() {
         prompt::secret(&format!(

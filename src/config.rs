@@ -8,6 +8,9 @@
 //! client_id = "my-api-client"
 //! # token_url = "https://app-xxxx.cms.optimizely.com/_cms/v1/oauth/token"
 //! # act_as = "editor@example.com"
+//! # connect_timeout = "10s"
+//! # timeout = "30s"
+//! # ca_cert = "corporate-proxy-ca.pem"
 //! ```
 //!
 //! Reading is strict: unknown keys are errors, so that a misspelt `token_url`
@@ -16,12 +19,15 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use url::Url;
 
+use crate::cli::parse_duration;
 use crate::endpoint;
 use crate::error::{Error, KnownProfiles, Result};
+use crate::fetch::NetworkSettings;
 
 /// The config file as written, after its structure has been checked.
 #[derive(Debug, Default)]
@@ -47,6 +53,9 @@ pub struct ProfileConfig {
     pub client_id: String,
     pub token_url: Option<String>,
     pub act_as: Option<String>,
+    pub connect_timeout: Option<String>,
+    pub timeout: Option<String>,
+    pub ca_cert: Option<String>,
 }
 
 /// A profile resolved into what the program runs on: URLs parsed and
@@ -60,6 +69,7 @@ pub struct Profile {
     /// Whether `token_url` was set in the config rather than derived.
     pub token_url_is_explicit: bool,
     pub act_as: Option<String>,
+    pub network: NetworkSettings,
 }
 
 impl Config {
@@ -124,7 +134,7 @@ impl Config {
             .profiles
             .get(name)
             .ok_or_else(|| self.unknown_profile(name))?;
-        resolve_profile(name, raw).map_err(|e| match e {
+        resolve_profile_in(&self.path, name, raw).map_err(|e| match e {
             Error::Usage(why) => Error::Usage(format!(
                 "profile `{name}` in `{}`: {why}",
                 self.path.display()
@@ -132,6 +142,18 @@ impl Config {
             other => other,
         })
     }
+}
+
+/// [`resolve_profile`] for a profile of the config file at `config_path`: a
+/// relative `ca_cert` is taken relative to that file.
+pub fn resolve_profile_in(config_path: &Path, name: &str, raw: &ProfileConfig) -> Result<Profile> {
+    let mut profile = resolve_profile(name, raw)?;
+    if let (Some(ca), Some(dir)) = (&profile.network.ca_cert, config_path.parent())
+        && ca.is_relative()
+    {
+        profile.network.ca_cert = Some(dir.join(ca));
+    }
+    Ok(profile)
 }
 
 /// Checks a profile's settings and derives its token URL.
@@ -151,6 +173,25 @@ pub fn resolve_profile(name: &str, raw: &ProfileConfig) -> Result<Profile> {
         ));
     }
 
+    let duration = |key: &str, value: &Option<String>, default: Duration| match value {
+        None => Ok(default),
+        Some(text) => match parse_duration(text) {
+            Ok(d) if !d.is_zero() => Ok(d),
+            Ok(_) => Err(Error::Usage(format!("`{key}` must be longer than zero"))),
+            Err(e) => Err(Error::Usage(format!("`{key}` = `{text}`: {e}"))),
+        },
+    };
+    let defaults = NetworkSettings::default();
+    let network = NetworkSettings {
+        connect_timeout: duration(
+            "connect_timeout",
+            &raw.connect_timeout,
+            defaults.connect_timeout,
+        )?,
+        timeout: duration("timeout", &raw.timeout, defaults.timeout)?,
+        ca_cert: raw.ca_cert.as_ref().map(PathBuf::from),
+    };
+
     Ok(Profile {
         name: name.to_string(),
         token_url: endpoint::token_url(&cms_url, explicit.as_ref()),
@@ -158,6 +199,7 @@ pub fn resolve_profile(name: &str, raw: &ProfileConfig) -> Result<Profile> {
         cms_url,
         client_id: raw.client_id.clone(),
         act_as: raw.act_as.clone(),
+        network,
     })
 }
 
@@ -247,11 +289,17 @@ impl ConfigEditor {
         let mut table = toml_edit::Table::new();
         table["cms_url"] = toml_edit::value(&profile.cms_url);
         table["client_id"] = toml_edit::value(&profile.client_id);
-        if let Some(token_url) = &profile.token_url {
-            table["token_url"] = toml_edit::value(token_url);
-        }
-        if let Some(act_as) = &profile.act_as {
-            table["act_as"] = toml_edit::value(act_as);
+        let optional = [
+            ("token_url", &profile.token_url),
+            ("act_as", &profile.act_as),
+            ("connect_timeout", &profile.connect_timeout),
+            ("timeout", &profile.timeout),
+            ("ca_cert", &profile.ca_cert),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                table[key] = toml_edit::value(value);
+            }
         }
         profiles.insert(name, toml_edit::Item::Table(table));
     }
@@ -401,6 +449,36 @@ act_as = "editor@example.com"
     }
 
     #[test]
+    fn network_settings_have_defaults_and_can_be_set() {
+        let config = parse(
+            "[profiles.a]\ncms_url = \"https://a\"\nclient_id = \"c\"\n\
+             [profiles.b]\ncms_url = \"https://b\"\nclient_id = \"c\"\n\
+             connect_timeout = \"2s\"\ntimeout = \"1m\"\nca_cert = \"certs/ca.pem\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.profile("a").unwrap().network,
+            NetworkSettings::default()
+        );
+        let b = config.profile("b").unwrap().network;
+        assert_eq!(b.connect_timeout, Duration::from_secs(2));
+        assert_eq!(b.timeout, Duration::from_secs(60));
+        assert_eq!(b.ca_cert, Some(PathBuf::from("/cfg/certs/ca.pem")));
+
+        for bad in ["timeout = \"soon\"", "connect_timeout = \"0s\""] {
+            let config = parse(&format!(
+                "[profiles.x]\ncms_url = \"https://a\"\nclient_id = \"c\"\n{bad}\n"
+            ))
+            .unwrap();
+            let msg = config.profile("x").unwrap_err().to_string();
+            assert!(
+                msg.contains("profile `x`") && msg.contains("timeout"),
+                "{bad}: {msg}"
+            );
+        }
+    }
+
+    #[test]
     fn line_column_counts_from_one() {
         assert_eq!(line_column("abc", 0), (1, 1));
         assert_eq!(line_column("abc\ndé", 7), (2, 3));
@@ -424,8 +502,8 @@ act_as = "editor@example.com"
             &ProfileConfig {
                 cms_url: "https://b".into(),
                 client_id: "n".into(),
-                token_url: None,
-                act_as: None,
+                timeout: Some("5s".into()),
+                ..ProfileConfig::default()
             },
         );
         editor.set_default(Some("new"));

@@ -26,6 +26,9 @@ pub mod exit {
     /// The OS keychain could not be used where a command needs it (`login`,
     /// `logout`).
     pub const KEYCHAIN: u8 = 6;
+    /// Another opti-cred process was fetching the same token and did not
+    /// finish within the wait.
+    pub const LOCK_TIMEOUT: u8 = 7;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +91,18 @@ pub enum Error {
     #[error("the OS keychain is not available: {reason}\n{}", keychain_hint())]
     Keychain { reason: String },
 
+    #[error(
+        "waited {waited} for another opti-cred process to fetch a token (lock file `{path}`); \
+         if no other opti-cred is running, the lock is held by something else, check with \
+         `fuser {path}`; `{env}` sets the wait",
+        waited = humantime::format_duration(*.waited),
+        env = "OPTI_CRED_LOCK_TIMEOUT"
+    )]
+    LockTimeout {
+        path: PathBuf,
+        waited: std::time::Duration,
+    },
+
     #[error("{context} `{path}`: {source}")]
     Io {
         context: &'static str,
@@ -142,6 +157,7 @@ impl Error {
             Error::Rejected { .. } => exit::REJECTED,
             Error::Endpoint { .. } | Error::Network { .. } => exit::ENDPOINT,
             Error::Keychain { .. } => exit::KEYCHAIN,
+            Error::LockTimeout { .. } => exit::LOCK_TIMEOUT,
             Error::Io { .. } => exit::INTERNAL,
         }
     }

@@ -4,7 +4,7 @@
 //! (several milliseconds, mostly loading the system's CA certificates), so
 //! it runs only when the cache has no usable token.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use secrecy::{ExposeSecret, SecretString};
@@ -14,8 +14,36 @@ use url::Url;
 use crate::cache::CachedToken;
 use crate::error::{Error, Result};
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const TOTAL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How many times one fetch asks the endpoint at most.
+pub const MAX_ATTEMPTS: u32 = 4;
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(4);
+/// The longest `Retry-After` honoured; a longer one is cut to this.
+pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(10);
+/// Clock differences up to this many seconds are normal and ignored.
+pub const CLOCK_OFFSET_LIMIT: i64 = 30;
+
+/// A profile's network settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkSettings {
+    /// How long to wait for a connection.
+    pub connect_timeout: Duration,
+    /// How long one fetch may take in all, retries included.
+    pub timeout: Duration,
+    /// An extra CA certificate (PEM) to trust, for instances behind a TLS
+    /// inspecting proxy.
+    pub ca_cert: Option<std::path::PathBuf>,
+}
+
+impl Default for NetworkSettings {
+    fn default() -> Self {
+        NetworkSettings {
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            ca_cert: None,
+        }
+    }
+}
 
 /// The longest lifetime accepted from an endpoint. Optimizely issues tokens
 /// for 300 seconds; a far larger figure is a broken answer, and caching it
@@ -33,6 +61,7 @@ pub struct TokenRequest<'a> {
     pub act_as: Option<&'a str>,
     /// Used in messages only.
     pub profile: &'a str,
+    pub network: &'a NetworkSettings,
 }
 
 #[derive(Serialize)]
@@ -54,6 +83,11 @@ struct TokenResponse {
 /// Fetches a token. Its expiry counts from the moment the request was sent,
 /// so time spent on the network shortens the token's life rather than
 /// lengthening it.
+///
+/// Connection failures, time-outs, 5xx and 429 answers are retried with
+/// exponential backoff (honouring `Retry-After` up to [`RETRY_AFTER_CAP`]),
+/// at most [`MAX_ATTEMPTS`] times and never past the profile's overall
+/// `timeout`. A rejection of the credentials is never retried.
 pub fn fetch(req: &TokenRequest<'_>) -> Result<CachedToken> {
     log::debug!("building the async runtime and HTTP client");
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -66,76 +100,273 @@ pub fn fetch(req: &TokenRequest<'_>) -> Result<CachedToken> {
     runtime.block_on(fetch_async(req))
 }
 
+/// The answer to one attempt, or why there was none.
+enum Attempt {
+    Answer {
+        status: u16,
+        body: bytes::Bytes,
+        retry_after: Option<Duration>,
+        /// The clock offset the `Date` header showed, in seconds: positive
+        /// when the endpoint's clock is ahead of ours.
+        clock_offset: Option<i64>,
+        sent_at: DateTime<Utc>,
+    },
+    Failed(String),
+}
+
 async fn fetch_async(req: &TokenRequest<'_>) -> Result<CachedToken> {
     let url = req.token_url.to_string();
-    let network = |detail: String| Error::Network {
+    let client = build_client(req).map_err(|detail| Error::Network {
         url: url.clone(),
         detail,
-    };
+    })?;
+    let body = bytes::Bytes::from(
+        serde_json::to_vec(&RequestBody {
+            grant_type: "client_credentials",
+            client_id: req.client_id,
+            client_secret: req.client_secret.expose_secret(),
+            act_as: req.act_as,
+        })
+        .expect("a request of strings serializes"),
+    );
 
+    let deadline = Instant::now() + req.network.timeout;
+    let mut attempt = 1;
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        log::info!(
+            "requesting a token from `{url}` for client id `{}` (attempt {attempt})",
+            req.client_id
+        );
+        let outcome = attempt_once(&client, req, body.clone(), remaining).await;
+
+        let retry_in = match &outcome {
+            Attempt::Answer {
+                status,
+                retry_after,
+                ..
+            } if *status == 429 || *status >= 500 => {
+                Some(retry_after.map_or_else(|| backoff(attempt), |d| d.min(RETRY_AFTER_CAP)))
+            }
+            Attempt::Failed(_) => Some(backoff(attempt)),
+            Attempt::Answer { .. } => None,
+        };
+        match retry_in {
+            Some(delay) if attempt < MAX_ATTEMPTS && Instant::now() + delay < deadline => {
+                log::info!(
+                    "attempt {attempt} failed ({}); retrying in {}",
+                    outcome.summary(),
+                    humantime::format_duration(delay)
+                );
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+            _ => return finish(req, &url, outcome, attempt),
+        }
+    }
+}
+
+fn build_client(req: &TokenRequest<'_>) -> Result<reqwest::Client, String> {
     // rustls needs a crypto provider chosen once per process; ring builds
     // faster and smaller than the default.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(TOTAL_TIMEOUT)
-        .user_agent(concat!("opti-cred/", env!("CARGO_PKG_VERSION")))
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(req.network.connect_timeout)
+        .user_agent(concat!("opti-cred/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = &req.network.ca_cert {
+        let pem = std::fs::read(path)
+            .map_err(|e| format!("cannot read `ca_cert` `{}`: {e}", path.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            format!(
+                "`ca_cert` `{}` holds no usable PEM certificate: {e}",
+                path.display()
+            )
+        })?;
+        if certs.is_empty() {
+            return Err(format!(
+                "`ca_cert` `{}` holds no certificate",
+                path.display()
+            ));
+        }
+        log::debug!(
+            "trusting {} extra CA certificate(s) from `{}`",
+            certs.len(),
+            path.display()
+        );
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder
         .build()
-        .map_err(|e| network(format!("cannot build the HTTP client: {}", error_chain(&e))))?;
+        .map_err(|e| format!("cannot build the HTTP client: {}", error_chain(&e)))
+}
 
-    let body = serde_json::to_vec(&RequestBody {
-        grant_type: "client_credentials",
-        client_id: req.client_id,
-        client_secret: req.client_secret.expose_secret(),
-        act_as: req.act_as,
-    })
-    .expect("a request of strings serializes");
-
+async fn attempt_once(
+    client: &reqwest::Client,
+    req: &TokenRequest<'_>,
+    body: bytes::Bytes,
+    remaining: Duration,
+) -> Attempt {
     let sent_at = whole_seconds(Utc::now());
-    log::info!(
-        "requesting a token from `{url}` for client id `{}`",
-        req.client_id
-    );
+    let started = Instant::now();
     let response = client
         .post(req.token_url.clone())
+        .timeout(remaining)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header(reqwest::header::ACCEPT, "application/json")
         .body(body)
         .send()
-        .await
-        .map_err(|e| network(error_chain(&e)))?;
+        .await;
+    let response = match response {
+        Ok(response) => response,
+        Err(e) => return Attempt::Failed(error_chain(&e)),
+    };
 
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| network(format!("reading the answer: {}", error_chain(&e))))?;
-    log::debug!(
-        "token endpoint answered {status} ({} bytes, `{content_type}`)",
-        bytes.len()
-    );
+    let status = response.status().as_u16();
+    let header = |name: reqwest::header::HeaderName| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let retry_after = header(reqwest::header::RETRY_AFTER).and_then(|v| parse_retry_after(&v));
+    let date = header(reqwest::header::DATE);
+    let body = match response.bytes().await {
+        Ok(body) => body,
+        Err(e) => return Attempt::Failed(format!("reading the answer: {}", error_chain(&e))),
+    };
+    log::debug!("token endpoint answered {status} ({} bytes)", body.len());
 
-    if status.is_success() {
-        return parse_success(&bytes, sent_at).map_err(|detail| Error::Endpoint { url, detail });
+    // The request reached the endpoint half-way through, on average.
+    let midpoint = Utc::now() - TimeDelta::from_std(started.elapsed() / 2).unwrap_or_default();
+    let clock_offset = date
+        .and_then(|d| DateTime::parse_from_rfc2822(&d).ok())
+        .map(|server| (server.with_timezone(&Utc) - midpoint).num_seconds());
+    Attempt::Answer {
+        status,
+        body,
+        retry_after,
+        clock_offset,
+        sent_at,
+    }
+}
+
+impl Attempt {
+    fn summary(&self) -> String {
+        match self {
+            Attempt::Answer { status, .. } => format!("HTTP {status}{}", http_reason(*status)),
+            Attempt::Failed(detail) => detail.clone(),
+        }
+    }
+}
+
+/// Turns the last attempt into a token or an error.
+fn finish(
+    req: &TokenRequest<'_>,
+    url: &str,
+    outcome: Attempt,
+    attempts: u32,
+) -> Result<CachedToken> {
+    let tries = if attempts > 1 {
+        format!(" (after {attempts} attempts)")
+    } else {
+        String::new()
+    };
+    let (status, body, clock_offset, sent_at) = match outcome {
+        Attempt::Failed(detail) => {
+            return Err(Error::Network {
+                url: url.to_string(),
+                detail: format!("{detail}{tries}"),
+            });
+        }
+        Attempt::Answer {
+            status,
+            body,
+            clock_offset,
+            sent_at,
+            ..
+        } => (status, body, clock_offset, sent_at),
+    };
+
+    if (200..300).contains(&status) {
+        let mut token = parse_success(&body, sent_at).map_err(|detail| Error::Endpoint {
+            url: url.to_string(),
+            detail,
+        })?;
+        if let Some(offset) = clock_offset {
+            allow_for_clock_offset(&mut token, offset);
+        }
+        return Ok(token);
     }
 
-    let detail = describe_failure(status.as_u16(), &bytes, req.client_secret);
-    if is_rejection(status.as_u16(), &bytes) {
+    let detail = format!(
+        "{}{tries}",
+        describe_failure(status, &body, req.client_secret)
+    );
+    if is_rejection(status, &body) {
         Err(Error::Rejected {
-            url,
+            url: url.to_string(),
             profile: req.profile.to_string(),
             client_id: req.client_id.to_string(),
             detail,
         })
     } else {
-        Err(Error::Endpoint { url, detail })
+        Err(Error::Endpoint {
+            url: url.to_string(),
+            detail,
+        })
     }
+}
+
+/// When the endpoint's clock and ours disagree by more than
+/// [`CLOCK_OFFSET_LIMIT`] seconds, shortens the cached life of the token by
+/// the difference and warns.
+///
+/// The expiry is counted on our clock from the moment we sent the request,
+/// which is right as long as our clock keeps running as it did. A clock that
+/// is that far off is likely to be corrected (NTP waking up, a VM or WSL
+/// resyncing after sleep), and a correction would move every cached expiry
+/// by the same amount; shortening by the offset keeps a token from being
+/// served after its real end whichever way the correction goes.
+fn allow_for_clock_offset(token: &mut CachedToken, offset: i64) {
+    if offset.abs() <= CLOCK_OFFSET_LIMIT {
+        return;
+    }
+    let life = (token.expires_at - token.fetched_at).num_seconds();
+    let shortened = (life - offset.abs()).max(0);
+    token.expires_at = token.fetched_at + TimeDelta::seconds(shortened);
+    log::warn!(
+        "the local clock is {} the token endpoint's by {}s; the token is cached for {shortened}s \
+         instead of {life}s in case the clock is corrected meanwhile. Set the clock right \
+         (enable NTP; on WSL, `wsl --shutdown` resyncs it)",
+        if offset > 0 { "behind" } else { "ahead of" },
+        offset.abs()
+    );
+}
+
+/// The wait before attempt `attempt + 1`: 250 ms doubling up to 4 s, plus up
+/// to half as much again at random, so that processes retrying together
+/// spread out.
+fn backoff(attempt: u32) -> Duration {
+    let base = FIRST_BACKOFF
+        .saturating_mul(1 << (attempt - 1).min(8))
+        .min(MAX_BACKOFF);
+    let jitter = f64::from(getrandom::u32().unwrap_or(0)) / f64::from(u32::MAX) / 2.0;
+    base.mul_f64(1.0 + jitter)
+}
+
+/// `Retry-After` as seconds or as an HTTP date.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
+    Some((at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
 }
 
 /// Parses a 2xx answer into a token that expires `expires_in` seconds after
@@ -166,6 +397,7 @@ fn parse_success(body: &[u8], sent_at: DateTime<Utc>) -> Result<CachedToken, Str
         token_type: parsed.token_type.unwrap_or_else(|| "Bearer".to_string()),
         fetched_at: sent_at,
         expires_at: sent_at + TimeDelta::seconds(expires_in),
+        secret_fingerprint: None,
     })
 }
 

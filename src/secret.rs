@@ -36,12 +36,7 @@ impl SecretSource for EnvVar {
     }
 
     fn get(&self, _profile: &Profile) -> Result<Option<SecretString>, String> {
-        // A variable that is set but empty counts as unset, as a shell user
-        // who wrote `VAR=` would expect.
-        Ok(std::env::var(self.0)
-            .ok()
-            .filter(|v| !v.is_empty())
-            .map(SecretString::from))
+        Ok(env_var(self.0))
     }
 }
 
@@ -54,6 +49,21 @@ pub fn default_sources() -> Result<Vec<Box<dyn SecretSource>>> {
         .collect();
     sources.push(Box::new(KeychainSource(Keychain::platform()?)));
     Ok(sources)
+}
+
+/// The secret from the environment, if one of the variables is set: cheap
+/// to read, unlike the keychain, so the cache-hit path may check it.
+pub fn from_environment() -> Option<SecretString> {
+    SECRET_ENV_VARS.iter().find_map(|name| env_var(name))
+}
+
+/// A variable that is set but empty counts as unset, as a shell user who
+/// wrote `VAR=` would expect.
+fn env_var(name: &str) -> Option<SecretString> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(SecretString::from)
 }
 
 /// A secret and the place it came from.

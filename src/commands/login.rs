@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::cache::TokenCache;
 use crate::cli::LoginArgs;
 use crate::commands::token::cache_key;
-use crate::config::{self, ConfigEditor, Profile, ProfileConfig};
+use crate::config::{self, ConfigEditor, Profile};
 use crate::error::{Error, Result};
 use crate::keychain::{self, Keychain};
 use crate::paths::Paths;
@@ -33,27 +33,27 @@ pub fn run(paths: &Paths, args: LoginArgs) -> Result<()> {
     let existing = config.profiles.get(&name);
 
     // Flags win, then the profile's current settings, then the terminal.
-    let raw = ProfileConfig {
-        cms_url: setting(
-            args.cms_url,
-            existing.map(|p| &p.cms_url),
-            "--cms-url",
-            "CMS URL",
-        )?,
-        client_id: setting(
-            args.client_id,
-            existing.map(|p| &p.client_id),
-            "--client-id",
-            "Client id",
-        )?,
-        token_url: args
-            .token_url
-            .or_else(|| existing.and_then(|p| p.token_url.clone())),
-        act_as: args
-            .act_as
-            .or_else(|| existing.and_then(|p| p.act_as.clone())),
-    };
-    let profile = config::resolve_profile(&name, &raw)?;
+    // Settings login has no flag for (timeouts, `ca_cert`) are kept.
+    let mut raw = existing.cloned().unwrap_or_default();
+    raw.cms_url = setting(
+        args.cms_url,
+        existing.map(|p| &p.cms_url),
+        "--cms-url",
+        "CMS URL",
+    )?;
+    raw.client_id = setting(
+        args.client_id,
+        existing.map(|p| &p.client_id),
+        "--client-id",
+        "Client id",
+    )?;
+    if args.token_url.is_some() {
+        raw.token_url = args.token_url;
+    }
+    if args.act_as.is_some() {
+        raw.act_as = args.act_as;
+    }
+    let profile = config::resolve_profile_in(&paths.config_file, &name, &raw)?;
     let secret = read_secret(&profile, args.client_secret_stdin)?;
 
     let token = if args.no_verify {
@@ -74,9 +74,12 @@ pub fn run(paths: &Paths, args: LoginArgs) -> Result<()> {
     }
     editor.save()?;
 
+    // The cache now holds the new token, or none: a token fetched with the
+    // previous secret must not outlive it.
     let mut cached = String::new();
-    if let Some(token) = token {
-        let cache = TokenCache::new(paths.cache_dir()?);
+    let cache = TokenCache::new(paths.cache_dir()?);
+    if let Some(mut token) = token {
+        token.secret_fingerprint = cache.fingerprint(&secret, true);
         match cache.write(cache_key(&profile), &token) {
             Ok(_) => {
                 let left = token.seconds_left(Utc::now()).max(0);
@@ -84,6 +87,8 @@ pub fn run(paths: &Paths, args: LoginArgs) -> Result<()> {
             }
             Err(e) => log::warn!("could not cache the token: {e}"),
         }
+    } else if let Err(e) = cache.remove(cache_key(&profile)) {
+        log::warn!("could not remove the previously cached token: {e}");
     }
 
     output::note(&format!(
@@ -160,6 +165,7 @@ fn verify(profile: &Profile, secret: &SecretString) -> Result<crate::cache::Cach
         client_secret: secret,
         act_as: profile.act_as.as_deref(),
         profile: &profile.name,
+        network: &profile.network,
     })
     .map_err(|e| match e {
         Error::Rejected {

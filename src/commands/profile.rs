@@ -32,9 +32,10 @@ fn add(paths: &Paths, args: ProfileAddArgs) -> Result<()> {
         client_id: args.client_id.trim().to_string(),
         token_url: args.token_url.map(|u| u.trim().to_string()),
         act_as: args.act_as,
+        ..ProfileConfig::default()
     };
     // Check everything before writing anything.
-    let profile = config::resolve_profile(&args.name, &raw)?;
+    let profile = config::resolve_profile_in(&paths.config_file, &args.name, &raw)?;
 
     let (mut editor, config) = ConfigEditor::open(&paths.config_file)?;
     if config.profiles.contains_key(&args.name) && !args.replace {

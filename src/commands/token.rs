@@ -7,20 +7,27 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use crate::cache::{CacheKey, CachedToken, TokenCache};
+use crate::cache::{CacheKey, CachedToken, LockError, TokenCache};
 use crate::cli::TokenArgs;
 use crate::config::{Config, Profile};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::paths::Paths;
 use crate::{fetch, output, secret};
 
 /// The least remaining validity a cached token must have to be served,
 /// unless `--min-valid` asks for another.
 pub const DEFAULT_MIN_VALID: Duration = Duration::from_secs(60);
+
+/// How long a process waits for another one fetching the same token. It is
+/// longer than a fetch may take with all its retries (see [`fetch`]).
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(60);
+
+/// Overrides [`DEFAULT_LOCK_WAIT`].
+pub const LOCK_TIMEOUT_ENV: &str = "OPTI_CRED_LOCK_TIMEOUT";
 
 pub fn run(paths: &Paths, args: &TokenArgs) -> Result<()> {
     let config = Config::load(&paths.config_file)?;
@@ -40,6 +47,10 @@ pub fn run(paths: &Paths, args: &TokenArgs) -> Result<()> {
 
 /// A token for `profile` with at least `min_valid` left, from the cache if it
 /// has one, else fresh from the token endpoint (and then cached).
+///
+/// On a miss the process takes the entry's lock and looks again before
+/// fetching: when many processes miss at once, the first fetches and the
+/// others find its token when the lock comes free.
 pub fn get_token(
     profile: &Profile,
     cache: &TokenCache,
@@ -47,24 +58,43 @@ pub fn get_token(
 ) -> Result<CachedToken> {
     let key = cache_key(profile);
     let wanted = i64::try_from(min_valid.as_secs()).unwrap_or(i64::MAX);
+    // Only the environment is checked on a hit: it costs nothing, while the
+    // keychain costs more than the whole hit.
+    let env_secret = secret::from_environment();
 
-    if let Some(cached) = cache.read(key) {
-        let left = cached.seconds_left(Utc::now());
-        if left >= wanted {
-            log::debug!("served from the token cache, valid for {left}s more");
-            return Ok(cached);
+    if let Some(token) = usable(cache, key, wanted, env_secret.as_ref()) {
+        log::debug!("served from the token cache");
+        return Ok(token);
+    }
+
+    let _lock = match cache.lock(key, lock_wait()?) {
+        Ok(lock) => Some(lock),
+        Err(LockError::TimedOut { path, waited }) => {
+            return Err(Error::LockTimeout { path, waited });
         }
-        log::debug!("cached token has {left}s left, fewer than the {wanted}s asked for");
+        Err(LockError::Io(e)) => {
+            // Without a writable cache there is nothing to coordinate on.
+            log::debug!("fetching without the cache lock: {e}");
+            None
+        }
+    };
+    if _lock.is_some()
+        && let Some(token) = usable(cache, key, wanted, env_secret.as_ref())
+    {
+        log::debug!("served from the token cache, fetched by another process");
+        return Ok(token);
     }
 
     let found = secret::lookup(&secret::default_sources()?, profile)?;
-    let token = fetch::fetch(&fetch::TokenRequest {
+    let mut token = fetch::fetch(&fetch::TokenRequest {
         token_url: &profile.token_url,
         client_id: &profile.client_id,
         client_secret: &found.secret,
         act_as: profile.act_as.as_deref(),
         profile: &profile.name,
+        network: &profile.network,
     })?;
+    token.secret_fingerprint = cache.fingerprint(&found.secret, true);
 
     // A cache that cannot be written costs the next call a fetch; this call
     // still has its token.
@@ -81,6 +111,39 @@ pub fn get_token(
         );
     }
     Ok(token)
+}
+
+/// The cached token for `key` if it has `wanted` seconds left and, when the
+/// environment holds a secret, was fetched with that secret.
+fn usable(
+    cache: &TokenCache,
+    key: CacheKey<'_>,
+    wanted: i64,
+    env_secret: Option<&SecretString>,
+) -> Option<CachedToken> {
+    let cached = cache.read(key)?;
+    let left = cached.seconds_left(Utc::now());
+    if left < wanted {
+        log::debug!("cached token has {left}s left, fewer than the {wanted}s asked for");
+        return None;
+    }
+    if let Some(secret) = env_secret
+        && cached.secret_fingerprint != cache.fingerprint(secret, false)
+    {
+        log::debug!("cached token was fetched with another client secret");
+        return None;
+    }
+    Some(cached)
+}
+
+/// How long to wait for another process that is fetching the same token:
+/// `OPTI_CRED_LOCK_TIMEOUT`, else long enough for a fetch with its retries.
+fn lock_wait() -> Result<Duration> {
+    match std::env::var(LOCK_TIMEOUT_ENV) {
+        Ok(text) if !text.trim().is_empty() => crate::cli::parse_duration(&text)
+            .map_err(|e| Error::Usage(format!("`{LOCK_TIMEOUT_ENV}` is not a duration: {e}"))),
+        _ => Ok(DEFAULT_LOCK_WAIT),
+    }
 }
 
 /// The cache key of a profile's tokens: its token URL and client id.

@@ -72,11 +72,14 @@ impl TestEnv {
         ));
     }
 
-    /// The token cache entries on disk.
+    /// The token cache entries on disk (not their lock files).
     pub fn cache_entries(&self) -> Vec<PathBuf> {
         let dir = self.cache.join("tokens");
         let mut entries: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd.map(|e| e.unwrap().path()).collect(),
+            Ok(rd) => rd
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect(),
             Err(_) => Vec::new(),
         };
         entries.sort();

@@ -294,17 +294,18 @@ fn check_trusted(file: &File) -> Result<(), String> {
         .map_err(|e| format!("cannot inspect entry: {e}"))?;
     // SAFETY: geteuid has no preconditions and cannot fail.
     let me = unsafe { libc::geteuid() };
-    if meta.uid() != me {
-        return Err(format!(
-            "entry belongs to user id {}, not to us",
-            meta.uid()
-        ));
+    trusted(meta.uid(), meta.mode(), me)
+}
+
+/// The rule behind [`check_trusted`]: owned by `me`, no permission bits for
+/// group or others.
+#[cfg(unix)]
+fn trusted(owner: u32, mode: u32, me: u32) -> Result<(), String> {
+    if owner != me {
+        return Err(format!("entry belongs to user id {owner}, not to us"));
     }
-    if meta.mode() & 0o077 != 0 {
-        return Err(format!(
-            "entry has mode {:o}, open to others",
-            meta.mode() & 0o777
-        ));
+    if mode & 0o077 != 0 {
+        return Err(format!("entry has mode {:o}, open to others", mode & 0o777));
     }
     Ok(())
 }
@@ -419,6 +420,18 @@ mod tests {
         }
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(cache.read(KEY).is_some());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_private_entries_of_our_own_are_trusted() {
+        assert!(trusted(1000, 0o100600, 1000).is_ok());
+        assert!(trusted(1000, 0o100400, 1000).is_ok());
+        let other_owner = trusted(0, 0o100600, 1000).unwrap_err();
+        assert!(other_owner.contains("user id 0"), "{other_owner}");
+        for mode in [0o100640, 0o100604, 0o100620, 0o100602, 0o100666] {
+            assert!(trusted(1000, mode, 1000).is_err(), "{mode:o}");
+        }
     }
 
     #[test]

@@ -524,4 +524,56 @@ act_as = "editor@example.com"
         editor.save().unwrap();
         assert_eq!(Config::load(&path).unwrap().profiles.len(), 1);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Pieces of config files, so that generated input reaches past the
+        /// TOML syntax check into the structure and name checks.
+        fn fragment() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("[profiles.p]\n".to_string()),
+                Just("[profiles.\"../x\"]\n".to_string()),
+                Just("default_profile = \"p\"\n".to_string()),
+                Just("cms_url = \"https://a.example\"\n".to_string()),
+                Just("client_id = \"c\"\n".to_string()),
+                Just("timeout = \"5s\"\n".to_string()),
+                Just("[profiles]\n".to_string()),
+                "[a-z_]{1,12} = \"[ -~]{0,20}\"\n",
+                "[ -~]{0,30}\n",
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn parsing_any_text_never_panics(text in "\\PC{0,400}") {
+                let _ = Config::parse(Path::new("/c.toml"), &text);
+            }
+
+            #[test]
+            fn parsing_and_resolving_config_like_text_never_panics(
+                parts in proptest::collection::vec(fragment(), 0..12)
+            ) {
+                let text = parts.concat();
+                if let Ok(config) = Config::parse(Path::new("/c.toml"), &text) {
+                    for name in config.profiles.keys() {
+                        prop_assert!(validate_profile_name(name).is_ok());
+                        let _ = config.profile(name);
+                    }
+                    let _ = config.resolve(None);
+                }
+            }
+
+            #[test]
+            fn error_locations_are_inside_the_text(text in "[ -~\n]{0,200}") {
+                if let Err(Error::ConfigSyntax { line, column, .. }) =
+                    Config::parse(Path::new("/c.toml"), &text)
+                {
+                    prop_assert!(line >= 1 && line <= text.lines().count().max(1) + 1);
+                    prop_assert!(column >= 1);
+                }
+            }
+        }
+    }
 }

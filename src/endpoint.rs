@@ -207,4 +207,24 @@ mod tests {
             assert!(!err.contains("hunter2"), "{err}");
         }
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn accepted_urls_are_https_or_loopback_http(
+                raw in prop_oneof!["\\PC{0,60}", "(https?|ftp)://[a-z0-9.:@\\[\\]/?#-]{0,40}"]
+            ) {
+                if let Ok(url) = parse_url("cms_url", &raw) {
+                    prop_assert!(url.scheme() == "https" || is_loopback(&url));
+                    prop_assert!(url.password().is_none() && url.username().is_empty());
+                    let token = token_url(&url, None);
+                    prop_assert_eq!(token.scheme(), url.scheme());
+                    prop_assert_eq!(token.host_str(), url.host_str());
+                }
+            }
+        }
+    }
 }

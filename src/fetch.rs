@@ -674,4 +674,62 @@ mod tests {
             "ed@example.com"
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn token_json() -> impl Strategy<Value = Vec<u8>> {
+            let value = prop_oneof![
+                Just(serde_json::json!(null)),
+                any::<i64>().prop_map(serde_json::Value::from),
+                any::<f64>().prop_map(serde_json::Value::from),
+                "[ -~]{0,12}".prop_map(serde_json::Value::from),
+            ];
+            (value.clone(), value.clone(), value).prop_map(|(t, e, k)| {
+                serde_json::to_vec(&serde_json::json!({
+                    "access_token": t, "expires_in": e, "token_type": k,
+                }))
+                .unwrap()
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn any_bytes_parse_to_a_usable_token_or_an_error(
+                body in prop_oneof![proptest::collection::vec(any::<u8>(), 0..300), token_json()]
+            ) {
+                let sent = whole_seconds(Utc::now());
+                if let Ok(token) = parse_success(&body, sent) {
+                    prop_assert!(!token.access_token.expose_secret().is_empty());
+                    prop_assert!(token.expires_at > token.fetched_at);
+                    prop_assert!(token.expires_at - token.fetched_at
+                        <= TimeDelta::seconds(MAX_EXPIRES_IN));
+                }
+            }
+
+            #[test]
+            fn failures_are_described_on_one_short_line_without_the_secret(
+                status in 100u16..1000,
+                prefix in proptest::collection::vec(any::<u8>(), 0..200),
+                echo in any::<bool>(),
+            ) {
+                let secret = SecretString::from("s3cr3t-value");
+                let mut body = prefix;
+                if echo {
+                    body.extend_from_slice(br#"{"error":"x","error_description":"s3cr3t-value"}"#);
+                }
+                let text = describe_failure(status, &body, &secret);
+                prop_assert!(!text.contains("s3cr3t-value"));
+                prop_assert!(!text.contains('\n'));
+                prop_assert!(text.chars().count() < 600);
+                let _ = is_rejection(status, &body);
+            }
+
+            #[test]
+            fn retry_after_never_panics(value in "\\PC{0,40}") {
+                let _ = parse_retry_after(&value);
+            }
+        }
+    }
 }

@@ -35,8 +35,14 @@ async fn endpoints() -> Vec<(&'static str, String, Option<MockServer>)> {
                 "application/problem+json",
             ),
         ),
-        ("plain text error", ResponseTemplate::new(502).set_body_string(format!("bad {SECRET}"))),
-        ("rate limited", ResponseTemplate::new(429).insert_header("retry-after", "0")),
+        (
+            "plain text error",
+            ResponseTemplate::new(502).set_body_string(format!("bad {SECRET}")),
+        ),
+        (
+            "rate limited",
+            ResponseTemplate::new(429).insert_header("retry-after", "0"),
+        ),
         (
             "token without expiry",
             ResponseTemplate::new(200).set_body_json(serde_json::json!({"access_token": ISSUED})),
@@ -46,7 +52,10 @@ async fn endpoints() -> Vec<(&'static str, String, Option<MockServer>)> {
             ResponseTemplate::new(200)
                 .set_body_json(serde_json::json!({"access_token": ISSUED, "expires_in": -1})),
         ),
-        ("not json", ResponseTemplate::new(200).set_body_string(format!("{ISSUED} {SECRET}"))),
+        (
+            "not json",
+            ResponseTemplate::new(200).set_body_string(format!("{ISSUED} {SECRET}")),
+        ),
         (
             "clock far off",
             ResponseTemplate::new(200)
@@ -60,7 +69,11 @@ async fn endpoints() -> Vec<(&'static str, String, Option<MockServer>)> {
         let server = endpoint_answering(answer).await;
         out.push((name, server.uri(), Some(server)));
     }
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     out.push(("unreachable", format!("http://127.0.0.1:{dead}"), None));
     out
 }

@@ -16,7 +16,8 @@ Examples:
   opti-cred token prod
 
 Exit codes: 0 ok, 1 unexpected failure, 2 usage or config error, 3 no client secret,
-4 credentials rejected, 5 token endpoint unreachable or failing, 6 keychain unavailable."
+4 credentials rejected, 5 token endpoint unreachable or failing, 6 keychain unavailable,
+7 timed out waiting for another opti-cred fetching the same token."
 )]
 pub struct Cli {
     /// More diagnostics on stderr: -v for what happens, -vv for details.

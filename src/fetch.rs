@@ -148,6 +148,8 @@ async fn fetch_async(req: &TokenRequest<'_>) -> Result<CachedToken> {
             } if *status == 429 || *status >= 500 => {
                 Some(retry_after.map_or_else(|| backoff(attempt), |d| d.min(RETRY_AFTER_CAP)))
             }
+            // A certificate that is not trusted now will not be in a moment.
+            Attempt::Failed(detail) if is_certificate_error(detail) => None,
             Attempt::Failed(_) => Some(backoff(attempt)),
             Attempt::Answer { .. } => None,
         };
@@ -276,9 +278,15 @@ fn finish(
     };
     let (status, body, clock_offset, sent_at) = match outcome {
         Attempt::Failed(detail) => {
+            let hint = if is_certificate_error(&detail) {
+                "; if the CMS is reached through a TLS-inspecting proxy, set the profile's \
+                 `ca_cert` to that proxy's CA certificate"
+            } else {
+                ""
+            };
             return Err(Error::Network {
                 url: url.to_string(),
-                detail: format!("{detail}{tries}"),
+                detail: format!("{detail}{tries}{hint}"),
             });
         }
         Attempt::Answer {
@@ -344,6 +352,12 @@ fn allow_for_clock_offset(token: &mut CachedToken, offset: i64) {
         if offset > 0 { "behind" } else { "ahead of" },
         offset.abs()
     );
+}
+
+/// Whether a transport failure was the server's certificate being refused.
+/// rustls says so in its message; reqwest has no finer error kind for it.
+fn is_certificate_error(detail: &str) -> bool {
+    detail.contains("certificate")
 }
 
 /// The wait before attempt `attempt + 1`: 250 ms doubling up to 4 s, plus up

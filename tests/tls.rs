@@ -99,8 +99,18 @@ fn a_private_ca_is_trusted_only_through_ca_cert() {
     let out = run(env.cmd_with_secret().arg("token"));
     assert_eq!(out.code, 5, "{}", out.stderr);
     assert!(
-        out.stderr.to_lowercase().contains("certificate"),
+        out.stderr.contains("invalid peer certificate"),
         "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("set the profile's `ca_cert`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("attempts"),
+        "a refused certificate was retried: {}",
         out.stderr
     );
     assert_eq!(served.load(Ordering::SeqCst), 0);

@@ -51,15 +51,21 @@ async fn sixty_four_processes_on_an_empty_cache_cause_one_request() {
     assert_eq!(request_count(&server).await, 1);
 }
 
-#[tokio::test]
-async fn a_lock_held_too_long_is_a_clear_error_naming_the_lock_file() {
+/// An endpoint, a profile that has fetched once (`token-1`), and the path of
+/// its entry's lock file; the entry itself is deleted again.
+async fn emptied_cache_after_one_fetch() -> (MockServer, TestEnv, std::path::PathBuf) {
     let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
     let env = TestEnv::new();
     env.profile("prod", &server.uri());
-    // Find the lock file's name with a first call, then expire the entry.
     run(env.cmd_with_secret().arg("token"));
     let lock_path = env.cache_entry().with_extension("lock");
     std::fs::remove_file(env.cache_entry()).unwrap();
+    (server, env, lock_path)
+}
+
+#[tokio::test]
+async fn a_lock_held_too_long_is_a_clear_error_naming_the_lock_file() {
+    let (server, env, lock_path) = emptied_cache_after_one_fetch().await;
 
     let lock = std::fs::OpenOptions::new()
         .write(true)
@@ -93,12 +99,7 @@ async fn a_lock_held_too_long_is_a_clear_error_naming_the_lock_file() {
 
 #[tokio::test]
 async fn a_process_that_dies_holding_the_lock_releases_it() {
-    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
-    run(env.cmd_with_secret().arg("token"));
-    let lock_path = env.cache_entry().with_extension("lock");
-    std::fs::remove_file(env.cache_entry()).unwrap();
+    let (_server, env, lock_path) = emptied_cache_after_one_fetch().await;
 
     // Another process takes the lock and is killed while holding it. (`-o`:
     // the lock stays with `flock` itself, not with the `sleep` it runs.)

@@ -13,6 +13,19 @@ use std::time::{Duration, Instant};
 use common::*;
 use wiremock::MockServer;
 
+/// A login that needs nothing but the keychain.
+const OFFLINE_LOGIN: [&str; 9] = [
+    "login",
+    "--profile",
+    "p",
+    "--cms-url",
+    "https://a.example",
+    "--client-id",
+    "c",
+    "--client-secret-stdin",
+    "--no-verify",
+];
+
 fn login_args(server: &MockServer, profile: &str) -> Vec<String> {
     [
         "login",
@@ -236,19 +249,7 @@ fn without_a_session_bus_login_fails_fast_and_clearly() {
     let env = TestEnv::new();
     let started = Instant::now();
     // `cmd` has no DBUS_SESSION_BUS_ADDRESS: no Secret Service can be found.
-    let out = run(env
-        .cmd()
-        .args([
-            "login",
-            "--profile",
-            "p",
-            "--cms-url",
-            "https://a.example",
-            "--client-id",
-            "c",
-        ])
-        .args(["--client-secret-stdin", "--no-verify"])
-        .write_stdin(SECRET));
+    let out = run(env.cmd().args(OFFLINE_LOGIN).write_stdin(SECRET));
     assert_eq!(out.code, 6, "{}", out.stderr);
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(
@@ -281,16 +282,7 @@ fn a_secret_service_that_never_answers_is_cut_off() {
         .cmd()
         .env("DBUS_SESSION_BUS_ADDRESS", &address)
         .env("OPTI_CRED_KEYCHAIN_TIMEOUT", "1s")
-        .args([
-            "login",
-            "--profile",
-            "p",
-            "--cms-url",
-            "https://a.example",
-            "--client-id",
-            "c",
-        ])
-        .args(["--client-secret-stdin", "--no-verify"])
+        .args(OFFLINE_LOGIN)
         .write_stdin(SECRET));
     assert_eq!(out.code, 6, "{}", out.stderr);
     assert!(

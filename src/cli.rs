@@ -67,6 +67,28 @@ Examples:
     /// Create, list, show and remove profiles.
     #[command(subcommand)]
     Profile(ProfileCommand),
+
+    /// Act as a git credential helper (get, store, erase), answering with a
+    /// token for the profile whose CMS URL matches git's host.
+    #[command(after_help = "\
+Set up, either of:
+  ln -s \"$(command -v opti-cred)\" ~/.local/bin/git-credential-opti-cred
+  git config --global credential.https://app-xxxx.cms.optimizely.com.helper opti-cred
+or, without the link:
+  git config --global credential.helper '!opti-cred git-credential'
+  git config --global credential.helper '!opti-cred git-credential --profile prod'")]
+    GitCredential(GitCredentialArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GitCredentialArgs {
+    /// Answer with this profile's token for any host, instead of matching
+    /// the host to a profile's CMS URL.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// What git asks for: `get`, `store` or `erase` (others are ignored).
+    pub operation: String,
 }
 
 #[derive(Debug, Args)]

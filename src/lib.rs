@@ -9,6 +9,7 @@
 //!   [`keychain`], the OS keychain
 //! - [`fetch`]: asking the token endpoint for a token
 //! - [`cache`]: the on-disk token cache
+//! - [`gitcred`]: git's credential helper protocol
 //! - [`commands`]: one module per subcommand
 
 pub mod cache;
@@ -19,6 +20,7 @@ pub mod endpoint;
 pub mod error;
 pub mod fetch;
 pub mod fsutil;
+pub mod gitcred;
 pub mod keychain;
 pub mod output;
 pub mod paths;
@@ -35,5 +37,6 @@ pub fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Login(args) => commands::login::run(&paths, args),
         cli::Command::Logout(args) => commands::logout::run(&paths, &args),
         cli::Command::Profile(cmd) => commands::profile::run(&paths, cmd),
+        cli::Command::GitCredential(args) => commands::git_credential::run(&paths, &args),
     }
 }

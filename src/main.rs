@@ -8,7 +8,7 @@ use clap::Parser;
 use opti_cred::cli::Cli;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(arguments());
     init_logging(cli.verbose);
 
     match opti_cred::run(cli) {
@@ -18,6 +18,23 @@ fn main() -> ExitCode {
             ExitCode::from(err.exit_code())
         }
     }
+}
+
+/// The command line, with one rewrite: run as `git-credential-opti-cred`
+/// (a link on the PATH, which is how `git config credential.helper
+/// opti-cred` finds it), the arguments git passes are those of
+/// `opti-cred git-credential`.
+fn arguments() -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let invoked_as = args
+        .first()
+        .map(std::path::Path::new)
+        .and_then(|p| p.file_stem())
+        .map(|s| s.to_string_lossy().into_owned());
+    if invoked_as.as_deref() == Some("git-credential-opti-cred") {
+        args.insert(1, "git-credential".into());
+    }
+    args
 }
 
 /// Warnings always; `-v` adds info, `-vv` debug, `-vvv` trace, all for

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod git_credential;
 pub mod login;
 pub mod logout;
 pub mod profile;

@@ -39,10 +39,24 @@ pub enum Command {
     /// Print an access token for a profile, from the cache when it is still valid.
     #[command(after_help = "\
 Examples:
-  curl -H \"Authorization: Bearer $(opti-cred token prod)\" https://app-xxxx.cms.optimizely.com/...
-  opti-cred token prod --min-valid 2m
-  opti-cred token --json")]
+  opti-cred token prod --format header | curl -H @- https://app-xxxx.cms.optimizely.com/...
+  opti-cred token prod --format curl-config | curl -K - https://app-xxxx.cms.optimizely.com/...
+  eval \"$(opti-cred token prod --format env)\"
+  opti-cred token prod --min-valid 2m --json
+
+The header and curl-config forms keep the token out of curl's command line, where
+every user of the machine could read it.")]
     Token(TokenArgs),
+
+    /// Run a command with a profile's token in its environment
+    /// (`OPTI_CRED_TOKEN`, `OPTI_CRED_TOKEN_EXPIRES_AT`, `OPTI_CRED_CMS_URL`).
+    #[command(after_help = "\
+Examples:
+  opti-cred exec prod -- ./deploy-content.sh
+  opti-cred exec prod -- sh -c 'curl -H \"Authorization: Bearer $OPTI_CRED_TOKEN\" \"$OPTI_CRED_CMS_URL/...\"'
+
+The command replaces opti-cred: its input, output, signals and exit status are its own.")]
+    Exec(ExecArgs),
 
     /// Store an API client's secret in the OS keychain and create or update
     /// its profile, after checking the credentials with the token endpoint.
@@ -156,9 +170,47 @@ pub struct TokenArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub min_valid: Option<Duration>,
 
-    /// Print `access_token`, `token_type`, `expires_at` and `expires_in` as JSON.
-    #[arg(long)]
+    /// How to print the token (see `--help` for each).
+    #[arg(long, value_enum, default_value_t = TokenFormat::Raw)]
+    pub format: TokenFormat,
+
+    /// The same as `--format json`.
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
+}
+
+/// The shapes `opti-cred token` prints a token in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TokenFormat {
+    /// The token and a newline.
+    Raw,
+    /// `{"access_token", "token_type", "expires_at", "expires_in"}`.
+    Json,
+    /// An `Authorization: Bearer ...` line, for `curl -H @-`.
+    Header,
+    /// A `header = "Authorization: Bearer ..."` line, for `curl -K -`.
+    CurlConfig,
+    /// `export` lines for `eval`: `OPTI_CRED_TOKEN`, `OPTI_CRED_TOKEN_EXPIRES_AT`.
+    Env,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The profile [default: `OPTI_CRED_PROFILE`, then `default_profile`]
+    #[arg(env = "OPTI_CRED_PROFILE")]
+    pub profile: Option<String>,
+
+    /// Hand over a token that stays valid at least this long [default: 60s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub min_valid: Option<Duration>,
+
+    /// Run even inside another `opti-cred exec` of a different profile.
+    #[arg(long)]
+    pub allow_nesting: bool,
+
+    /// The command to run, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Subcommand)]

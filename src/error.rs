@@ -29,6 +29,10 @@ pub mod exit {
     /// Another opti-cred process was fetching the same token and did not
     /// finish within the wait.
     pub const LOCK_TIMEOUT: u8 = 7;
+    /// `exec`: the command was found but could not be run, as a shell says.
+    pub const CANNOT_EXECUTE: u8 = 126;
+    /// `exec`: the command was not found, as a shell says.
+    pub const COMMAND_NOT_FOUND: u8 = 127;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +107,13 @@ pub enum Error {
         waited: std::time::Duration,
     },
 
+    #[error("cannot run `{program}`: {source}")]
+    Exec {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("{context} `{path}`: {source}")]
     Io {
         context: &'static str,
@@ -158,6 +169,10 @@ impl Error {
             Error::Endpoint { .. } | Error::Network { .. } => exit::ENDPOINT,
             Error::Keychain { .. } => exit::KEYCHAIN,
             Error::LockTimeout { .. } => exit::LOCK_TIMEOUT,
+            Error::Exec { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                exit::COMMAND_NOT_FOUND
+            }
+            Error::Exec { .. } => exit::CANNOT_EXECUTE,
             Error::Io { .. } => exit::INTERNAL,
         }
     }

@@ -34,6 +34,7 @@ pub fn run(cli: cli::Cli) -> Result<()> {
     let paths = paths::Paths::new(cli.config)?;
     match cli.command {
         cli::Command::Token(args) => commands::token::run(&paths, &args),
+        cli::Command::Exec(args) => commands::exec::run(&paths, args),
         cli::Command::Login(args) => commands::login::run(&paths, args),
         cli::Command::Logout(args) => commands::logout::run(&paths, &args),
         cli::Command::Profile(cmd) => commands::profile::run(&paths, cmd),

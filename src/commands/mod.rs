@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod exec;
 pub mod git_credential;
 pub mod login;
 pub mod logout;

@@ -12,7 +12,7 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::cache::{CacheKey, CachedToken, LockError, TokenCache};
-use crate::cli::TokenArgs;
+use crate::cli::{TokenArgs, TokenFormat};
 use crate::config::{Config, Profile};
 use crate::error::{Error, Result};
 use crate::paths::Paths;
@@ -37,12 +37,12 @@ pub fn run(paths: &Paths, args: &TokenArgs) -> Result<()> {
 
     let token = get_token(&profile, &cache, min_valid)?;
 
-    let text = Zeroizing::new(if args.json {
-        json_output(&token)
+    let format = if args.json {
+        TokenFormat::Json
     } else {
-        format!("{}\n", token.access_token.expose_secret())
-    });
-    output::print(&text)
+        args.format
+    };
+    output::print(&render(&token, format))
 }
 
 /// A token for `profile` with at least `min_valid` left, from the cache if it
@@ -152,6 +152,46 @@ pub fn cache_key(profile: &Profile) -> CacheKey<'_> {
         token_url: profile.token_url.as_str(),
         client_id: &profile.client_id,
     }
+}
+
+/// The token in the requested shape. The text holds the token, so it is
+/// zeroed when dropped.
+pub fn render(token: &CachedToken, format: TokenFormat) -> Zeroizing<String> {
+    let value = token.access_token.expose_secret();
+    let authorization = format!("{} {value}", scheme(&token.token_type));
+    let expires_at = token
+        .expires_at
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    Zeroizing::new(match format {
+        TokenFormat::Raw => format!("{value}\n"),
+        TokenFormat::Json => json_output(token),
+        TokenFormat::Header => format!("Authorization: {authorization}\n"),
+        TokenFormat::CurlConfig => {
+            // curl's config syntax: a quoted value, `\` and `"` escaped.
+            let quoted = authorization.replace('\\', "\\\\").replace('"', "\\\"");
+            format!("header = \"Authorization: {quoted}\"\n")
+        }
+        TokenFormat::Env => format!(
+            "export OPTI_CRED_TOKEN={}\nexport OPTI_CRED_TOKEN_EXPIRES_AT={}\n",
+            shell_quote(value),
+            shell_quote(&expires_at)
+        ),
+    })
+}
+
+/// The HTTP authentication scheme for a token type: `Bearer` however the
+/// endpoint spelt it, anything else as given.
+fn scheme(token_type: &str) -> &str {
+    if token_type.eq_ignore_ascii_case("bearer") || token_type.is_empty() {
+        "Bearer"
+    } else {
+        token_type
+    }
+}
+
+/// Single-quotes a value for a POSIX shell.
+fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "'\\''"))
 }
 
 #[derive(Serialize)]

@@ -73,7 +73,9 @@ pub fn read_request(input: impl BufRead) -> Result<Request, ProtocolError> {
             break;
         }
         let line = std::str::from_utf8(line).map_err(|_| ProtocolError::NotUtf8(number))?;
-        let (key, value) = line.split_once('=').ok_or(ProtocolError::NoEquals(number))?;
+        let (key, value) = line
+            .split_once('=')
+            .ok_or(ProtocolError::NoEquals(number))?;
         let value = value.to_string();
         match key {
             "protocol" => request.protocol = Some(value),
@@ -137,7 +139,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(request.protocol.as_deref(), Some("https"));
-        assert_eq!(request.host.as_deref(), Some("app-x.cms.optimizely.com:8443"));
+        assert_eq!(
+            request.host.as_deref(),
+            Some("app-x.cms.optimizely.com:8443")
+        );
         assert_eq!(request.path.as_deref(), Some("repo.git"));
         assert_eq!(request.capabilities, ["authtype", "state"]);
         assert!(request.supports_authtype());
@@ -158,14 +163,20 @@ mod tests {
 
     #[test]
     fn malformed_input_is_refused_without_quoting_it() {
-        assert_eq!(parse("protocol=https\nhunter2\n"), Err(ProtocolError::NoEquals(2)));
+        assert_eq!(
+            parse("protocol=https\nhunter2\n"),
+            Err(ProtocolError::NoEquals(2))
+        );
         assert_eq!(parse("host=a\0b\n"), Err(ProtocolError::Nul(1)));
         assert_eq!(parse("host=\u{0}\n"), Err(ProtocolError::Nul(1)));
         let long = format!("host={}\n", "x".repeat(MAX_LINE));
         assert_eq!(parse(&long), Err(ProtocolError::TooLong(1)));
         let long_unterminated = format!("host={}", "x".repeat(MAX_LINE + 10));
         assert_eq!(parse(&long_unterminated), Err(ProtocolError::TooLong(1)));
-        assert_eq!(read_request(&b"host=\xff\n"[..]), Err(ProtocolError::NotUtf8(1)));
+        assert_eq!(
+            read_request(&b"host=\xff\n"[..]),
+            Err(ProtocolError::NotUtf8(1))
+        );
         let msg = parse("hunter2\n").unwrap_err().to_string();
         assert!(!msg.contains("hunter2"), "{msg}");
     }

@@ -43,7 +43,11 @@ pub fn run(paths: &Paths, args: ExecArgs) -> Result<()> {
     }
 
     let cache = TokenCache::new(paths.cache_dir()?);
-    let token = get_token(&profile, &cache, args.min_valid.unwrap_or(DEFAULT_MIN_VALID))?;
+    let token = get_token(
+        &profile,
+        &cache,
+        args.min_valid.unwrap_or(DEFAULT_MIN_VALID),
+    )?;
 
     let (program, rest) = args
         .command
@@ -55,17 +59,26 @@ pub fn run(paths: &Paths, args: ExecArgs) -> Result<()> {
         .env("OPTI_CRED_TOKEN", token.access_token.expose_secret())
         .env(
             "OPTI_CRED_TOKEN_EXPIRES_AT",
-            token.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            token
+                .expires_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         )
         .env("OPTI_CRED_TOKEN_TYPE", &token.token_type)
-        .env("OPTI_CRED_CMS_URL", profile.cms_url.as_str().trim_end_matches('/'))
+        .env(
+            "OPTI_CRED_CMS_URL",
+            profile.cms_url.as_str().trim_end_matches('/'),
+        )
         .env("OPTI_CRED_PROFILE", &profile.name)
         .env(EXEC_MARKER, &profile.name);
     // The command gets a token, not the means to make more.
     for name in crate::secret::SECRET_ENV_VARS {
         command.env_remove(name);
     }
-    log::debug!("running `{}` for profile `{}`", program.to_string_lossy(), profile.name);
+    log::debug!(
+        "running `{}` for profile `{}`",
+        program.to_string_lossy(),
+        profile.name
+    );
     run_command(command, program)
 }
 

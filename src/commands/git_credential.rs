@@ -83,7 +83,11 @@ fn erase(paths: &Paths, args: &GitCredentialArgs, request: &Request) -> Result<(
         log::info!(
             "git rejected the token of profile `{}`; {}",
             profile.name,
-            if removed { "dropped it from the cache" } else { "none was cached" }
+            if removed {
+                "dropped it from the cache"
+            } else {
+                "none was cached"
+            }
         );
     }
     Ok(())
@@ -92,7 +96,11 @@ fn erase(paths: &Paths, args: &GitCredentialArgs, request: &Request) -> Result<(
 /// The profile for a request: the one named with `--profile`, else the one
 /// whose CMS URL matches git's protocol, host and (when git sends one) path.
 /// `None` means "not ours": git then asks its next helper.
-fn choose_profile(config: &Config, named: Option<&str>, request: &Request) -> Result<Option<Profile>> {
+fn choose_profile(
+    config: &Config,
+    named: Option<&str>,
+    request: &Request,
+) -> Result<Option<Profile>> {
     if let Some(name) = named {
         return config.profile(name).map(Some);
     }
@@ -123,7 +131,9 @@ fn choose_profile(config: &Config, named: Option<&str>, request: &Request) -> Re
         }
     }
     if best.is_none() {
-        log::info!("no profile has a CMS URL for {protocol}://{host}; git will ask its next helper");
+        log::info!(
+            "no profile has a CMS URL for {protocol}://{host}; git will ask its next helper"
+        );
     }
     Ok(best.map(|(_, profile)| profile))
 }
@@ -172,7 +182,9 @@ mod tests {
     }
 
     fn chosen(config: &Config, request: &Request) -> Option<String> {
-        choose_profile(config, None, request).unwrap().map(|p| p.name)
+        choose_profile(config, None, request)
+            .unwrap()
+            .map(|p| p.name)
     }
 
     const PROFILES: &str = r#"
@@ -194,9 +206,18 @@ client_id = "c"
     #[test]
     fn matches_protocol_host_and_port() {
         let config = config(PROFILES);
-        assert_eq!(chosen(&config, &request("http", "127.0.0.1:8080", None)), Some("local".into()));
-        assert_eq!(chosen(&config, &request("http", "127.0.0.1:9090", None)), None);
-        assert_eq!(chosen(&config, &request("https", "127.0.0.1:8080", None)), None);
+        assert_eq!(
+            chosen(&config, &request("http", "127.0.0.1:8080", None)),
+            Some("local".into())
+        );
+        assert_eq!(
+            chosen(&config, &request("http", "127.0.0.1:9090", None)),
+            None
+        );
+        assert_eq!(
+            chosen(&config, &request("https", "127.0.0.1:8080", None)),
+            None
+        );
         assert_eq!(chosen(&config, &request("https", "github.com", None)), None);
     }
 
@@ -204,10 +225,22 @@ client_id = "c"
     fn prefers_the_longest_path_then_the_default() {
         let config = config(PROFILES);
         let host = "app-x.cms.optimizely.com";
-        assert_eq!(chosen(&config, &request("https", host, None)), Some("sub".into()));
-        assert_eq!(chosen(&config, &request("https", host, Some("team/x"))), Some("sub".into()));
-        assert_eq!(chosen(&config, &request("https", host, Some("other"))), Some("b".into()));
-        assert_eq!(chosen(&config, &request("https", host, Some("teamwork"))), Some("b".into()));
+        assert_eq!(
+            chosen(&config, &request("https", host, None)),
+            Some("sub".into())
+        );
+        assert_eq!(
+            chosen(&config, &request("https", host, Some("team/x"))),
+            Some("sub".into())
+        );
+        assert_eq!(
+            chosen(&config, &request("https", host, Some("other"))),
+            Some("b".into())
+        );
+        assert_eq!(
+            chosen(&config, &request("https", host, Some("teamwork"))),
+            Some("b".into())
+        );
     }
 
     #[test]
@@ -215,7 +248,9 @@ client_id = "c"
         let config = config(PROFILES);
         let github = request("https", "github.com", None);
         assert_eq!(
-            choose_profile(&config, Some("a"), &github).unwrap().map(|p| p.name),
+            choose_profile(&config, Some("a"), &github)
+                .unwrap()
+                .map(|p| p.name),
             Some("a".into())
         );
         assert!(choose_profile(&config, Some("zzz"), &github).is_err());

@@ -117,9 +117,9 @@ async fn exec_hands_the_token_to_the_command_and_passes_its_status_back() {
     let env = TestEnv::new();
     env.profile("prod", &server.uri());
 
-    let script = "printf '%s %s %s %s' \"$OPTI_CRED_TOKEN\" \"$OPTI_CRED_CMS_URL\" \
-                  \"${OPTI_CRED_CLIENT_SECRET:-no-secret}\" \"$OPTI_CRED_EXEC\"; \
-                  cat; echo oops >&2; exit 42";
+    let script = "printf '%s %s %s %s %s' \"$OPTI_CRED_TOKEN\" \"$OPTI_CRED_CMS_URL\" \
+                  \"$OPTIMIZELY_CMS_URL\" \"${OPTI_CRED_CLIENT_SECRET:-no-secret}\" \
+                  \"$OPTI_CRED_EXEC\"; cat; echo oops >&2; exit 42";
     let out = env
         .cmd_with_secret()
         .args(["exec", "prod", "--", "sh", "-c", script])
@@ -129,7 +129,7 @@ async fn exec_hands_the_token_to_the_command_and_passes_its_status_back() {
     assert_eq!(out.status.code(), Some(42));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        format!("token-1 {} no-secret prodfrom stdin", server.uri())
+        format!("token-1 {0} {0} no-secret prodfrom stdin", server.uri())
     );
     assert_eq!(String::from_utf8_lossy(&out.stderr), "oops\n");
 }

@@ -53,6 +53,7 @@ pub fn run(paths: &Paths, args: ExecArgs) -> Result<()> {
         .command
         .split_first()
         .ok_or_else(|| Error::Usage("no command given after `--`".into()))?;
+    let cms_url = profile.cms_url.as_str().trim_end_matches('/');
     let mut command = Command::new(program);
     command
         .args(rest)
@@ -64,10 +65,10 @@ pub fn run(paths: &Paths, args: ExecArgs) -> Result<()> {
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         )
         .env("OPTI_CRED_TOKEN_TYPE", &token.token_type)
-        .env(
-            "OPTI_CRED_CMS_URL",
-            profile.cms_url.as_str().trim_end_matches('/'),
-        )
+        .env("OPTI_CRED_CMS_URL", cms_url)
+        // The name Optimizely's own samples and tooling read the CMS URL
+        // from. None of them reads a ready token from the environment.
+        .env("OPTIMIZELY_CMS_URL", cms_url)
         .env("OPTI_CRED_PROFILE", &profile.name)
         .env(EXEC_MARKER, &profile.name);
     // The command gets a token, not the means to make more.

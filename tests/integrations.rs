@@ -417,3 +417,40 @@ async fn store_does_nothing_and_malformed_input_is_an_error() {
         );
     }
 }
+
+#[tokio::test]
+async fn git_passes_on_a_bearer_credential_when_its_caller_can_take_one() {
+    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
+    let env = TestEnv::new();
+    env.profile("prod", &server.uri());
+    let helper = format!(
+        "!{} git-credential",
+        assert_cmd::cargo::cargo_bin!("opti-cred").display()
+    );
+    let request = format!(
+        "capability[]=authtype\nprotocol=http\nhost={}\n\n",
+        host_of(&server)
+    );
+    let (ok, out, err) = git_credential(git(&env, &helper, None), "fill", &request);
+    assert!(ok, "{err}");
+    assert!(out.contains("authtype=Bearer\n"), "{out}");
+    assert!(out.contains("credential=token-1\n"), "{out}");
+    assert!(!out.contains("password=token-1"), "{out}");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn exec_leaves_signals_to_the_command() {
+    use std::os::unix::process::ExitStatusExt;
+    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
+    let env = TestEnv::new();
+    env.profile("prod", &server.uri());
+    // The command is the process: a signal to it ends the process we
+    // started, with that signal, not with an exit code of opti-cred's.
+    let out = env
+        .cmd_with_secret()
+        .args(["exec", "prod", "--", "sh", "-c", "kill -TERM $$"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.signal(), Some(libc::SIGTERM), "{:?}", out.status);
+}

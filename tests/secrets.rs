@@ -82,26 +82,48 @@ async fn endpoints() -> Vec<(&'static str, String, Option<MockServer>)> {
 async fn no_command_shows_a_secret_or_a_token_on_stderr() {
     for (name, url, _server) in endpoints().await {
         let env = TestEnv::new();
-        env.profile("prod", &url);
+        // A short overall timeout: the retries of the failing endpoints are
+        // cut short, and this test is about what is printed, not retried.
+        env.write_config(&format!(
+            "default_profile = \"prod\"\n[profiles.prod]\ncms_url = \"{url}\"\n\
+             client_id = \"{CLIENT_ID}\"\ntimeout = \"1s\"\n"
+        ));
 
-        let commands: Vec<Vec<&str>> = vec![
-            vec!["-vvv", "token"],
-            vec!["-vvv", "token", "--json"],
-            vec!["-vvv", "token", "--min-valid", "10m"],
-            vec!["-vvv", "profile", "show"],
-            vec!["-vvv", "profile", "list"],
-            vec!["-vvv", "login", "--client-secret-stdin"],
-            vec!["-vvv", "login", "--client-secret-stdin", "--no-verify"],
-            vec!["-vvv", "logout"],
+        let secret_line = format!("{SECRET}\n");
+        let git_request = {
+            let url = url::Url::parse(&url).unwrap();
+            format!(
+                "protocol={}\nhost={}:{}\n\n",
+                url.scheme(),
+                url.host_str().unwrap(),
+                url.port().unwrap()
+            )
+        };
+        let commands: Vec<(Vec<&str>, &str)> = vec![
+            (vec!["-vvv", "token"], ""),
+            (vec!["-vvv", "token", "--json"], ""),
+            (vec!["-vvv", "token", "--min-valid", "10m"], ""),
+            (vec!["-vvv", "token", "--format", "env"], ""),
+            (vec!["-vvv", "profile", "show"], ""),
+            (vec!["-vvv", "profile", "list"], ""),
+            (vec!["-vvv", "login", "--client-secret-stdin"], &secret_line),
+            (
+                vec!["-vvv", "login", "--client-secret-stdin", "--no-verify"],
+                &secret_line,
+            ),
+            (vec!["-vvv", "logout"], ""),
+            (vec!["-vvv", "git-credential", "get"], &git_request),
+            (vec!["-vvv", "git-credential", "erase"], &git_request),
+            (vec!["-vvv", "exec", "prod", "--", "true"], ""),
         ];
-        for args in commands {
+        for (args, stdin) in commands {
             // `run` fails the test if the secret shows anywhere, or if a
             // failing command printed on stdout.
             let out = run(env
                 .cmd_with_secret()
                 .env("RUST_LOG", "trace")
                 .args(&args)
-                .write_stdin(format!("{SECRET}\n")));
+                .write_stdin(stdin));
             assert!(
                 !out.stderr.contains(ISSUED),
                 "{name}: `{}` logged the token:\n{}",

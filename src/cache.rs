@@ -63,6 +63,17 @@ impl CachedToken {
     pub fn seconds_left(&self, now: DateTime<Utc>) -> i64 {
         (self.expires_at - now).num_seconds()
     }
+
+    /// "valid for 4m 10s" or "expired", for people.
+    pub fn describe_life(&self, now: DateTime<Utc>) -> String {
+        let left = self.seconds_left(now);
+        if left > 0 {
+            let left = std::time::Duration::from_secs(left.unsigned_abs());
+            format!("valid for {}", humantime::format_duration(left))
+        } else {
+            "expired".to_string()
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]

@@ -82,6 +82,23 @@ Examples:
     #[command(subcommand)]
     Profile(ProfileCommand),
 
+    /// Show each profile's CMS URL, client id, where its secret comes from
+    /// and its cached token's remaining life. Never prints a secret.
+    #[command(after_help = "\
+Examples:
+  opti-cred status
+  opti-cred status prod --json")]
+    Status(StatusArgs),
+
+    /// Check the config, the cache directory, the keychain, the client
+    /// secret, the token endpoint and the clock, each with what to do when
+    /// it fails. Exits with 8 when a check fails.
+    #[command(after_help = "\
+Examples:
+  opti-cred doctor
+  opti-cred doctor prod --json")]
+    Doctor(DoctorArgs),
+
     /// Act as a git credential helper (get, store, erase), answering with a
     /// token for the profile whose CMS URL matches git's host.
     #[command(after_help = "\
@@ -103,6 +120,28 @@ pub struct GitCredentialArgs {
 
     /// What git asks for: `get`, `store` or `erase` (others are ignored).
     pub operation: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Only this profile [default: all]
+    pub profile: Option<String>,
+
+    /// Print JSON for scripts instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The profile to check [default: `OPTI_CRED_PROFILE`, then
+    /// `default_profile`]
+    #[arg(env = "OPTI_CRED_PROFILE")]
+    pub profile: Option<String>,
+
+    /// Print JSON for scripts instead of lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -29,6 +29,8 @@ pub mod exit {
     /// Another opti-cred process was fetching the same token and did not
     /// finish within the wait.
     pub const LOCK_TIMEOUT: u8 = 7;
+    /// `doctor`: at least one check failed (the report on stdout says which).
+    pub const CHECKS_FAILED: u8 = 8;
     /// `exec`: the command was found but could not be run, as a shell says.
     pub const CANNOT_EXECUTE: u8 = 126;
     /// `exec`: the command was not found, as a shell says.
@@ -107,6 +109,9 @@ pub enum Error {
         waited: std::time::Duration,
     },
 
+    #[error("{0} check(s) failed; see the report above")]
+    ChecksFailed(usize),
+
     #[error("cannot run `{program}`: {source}")]
     Exec {
         program: String,
@@ -169,6 +174,7 @@ impl Error {
             Error::Endpoint { .. } | Error::Network { .. } => exit::ENDPOINT,
             Error::Keychain { .. } => exit::KEYCHAIN,
             Error::LockTimeout { .. } => exit::LOCK_TIMEOUT,
+            Error::ChecksFailed(_) => exit::CHECKS_FAILED,
             Error::Exec { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 exit::COMMAND_NOT_FOUND
             }

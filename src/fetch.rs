@@ -89,6 +89,19 @@ struct TokenResponse {
 /// at most [`MAX_ATTEMPTS`] times and never past the profile's overall
 /// `timeout`. A rejection of the credentials is never retried.
 pub fn fetch(req: &TokenRequest<'_>) -> Result<CachedToken> {
+    fetch_with_report(req).map(|(token, _)| token)
+}
+
+/// What a fetch saw besides the token.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FetchReport {
+    /// How far the endpoint's clock (its `Date` header) was from ours, in
+    /// seconds, positive when ours is behind; `None` without a `Date`.
+    pub clock_offset: Option<i64>,
+}
+
+/// [`fetch`], also returning what `doctor` reports on.
+pub fn fetch_with_report(req: &TokenRequest<'_>) -> Result<(CachedToken, FetchReport)> {
     log::debug!("building the async runtime and HTTP client");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -114,7 +127,7 @@ enum Attempt {
     Failed(String),
 }
 
-async fn fetch_async(req: &TokenRequest<'_>) -> Result<CachedToken> {
+async fn fetch_async(req: &TokenRequest<'_>) -> Result<(CachedToken, FetchReport)> {
     let url = req.token_url.to_string();
     let client = build_client(req).map_err(|detail| Error::Network {
         url: url.clone(),
@@ -270,7 +283,7 @@ fn finish(
     url: &str,
     outcome: Attempt,
     attempts: u32,
-) -> Result<CachedToken> {
+) -> Result<(CachedToken, FetchReport)> {
     let tries = if attempts > 1 {
         format!(" (after {attempts} attempts)")
     } else {
@@ -306,7 +319,7 @@ fn finish(
         if let Some(offset) = clock_offset {
             allow_for_clock_offset(&mut token, offset);
         }
-        return Ok(token);
+        return Ok((token, FetchReport { clock_offset }));
     }
 
     let detail = format!(

@@ -224,6 +224,10 @@ impl SecretSource for KeychainSource {
     fn get(&self, profile: &Profile) -> Result<Option<SecretString>, String> {
         self.0.get(&account(profile)).map_err(|e| e.0)
     }
+
+    fn kind(&self) -> &'static str {
+        "keychain"
+    }
 }
 
 #[cfg(test)]

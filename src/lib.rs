@@ -38,6 +38,8 @@ pub fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Login(args) => commands::login::run(&paths, args),
         cli::Command::Logout(args) => commands::logout::run(&paths, &args),
         cli::Command::Profile(cmd) => commands::profile::run(&paths, cmd),
+        cli::Command::Status(args) => commands::status::run(&paths, &args),
+        cli::Command::Doctor(args) => commands::doctor::run(&paths, &args),
         cli::Command::GitCredential(args) => commands::git_credential::run(&paths, &args),
     }
 }

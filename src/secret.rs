@@ -24,6 +24,43 @@ pub trait SecretSource {
     /// The secret for `profile`, if this source has one. An error means the
     /// source could not be asked, and says why.
     fn get(&self, profile: &Profile) -> Result<Option<SecretString>, String>;
+
+    /// A one-word kind for reports: `environment`, `keychain`.
+    fn kind(&self) -> &'static str;
+}
+
+/// What one source holds for a profile, as a report shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceState {
+    HasSecret,
+    NoSecret,
+    Unavailable(String),
+}
+
+/// One line of a lookup-order report.
+#[derive(Debug, Clone)]
+pub struct SourceReport {
+    pub place: String,
+    pub kind: &'static str,
+    pub state: SourceState,
+}
+
+/// Asks every source, in order, what it holds for `profile`, without
+/// keeping any secret: the lookup order as `profile show`, `status` and
+/// `doctor` display it.
+pub fn survey(sources: &[Box<dyn SecretSource>], profile: &Profile) -> Vec<SourceReport> {
+    sources
+        .iter()
+        .map(|source| SourceReport {
+            place: source.describe(profile),
+            kind: source.kind(),
+            state: match source.get(profile) {
+                Ok(Some(_)) => SourceState::HasSecret,
+                Ok(None) => SourceState::NoSecret,
+                Err(why) => SourceState::Unavailable(why),
+            },
+        })
+        .collect()
 }
 
 /// One environment variable. It applies to whichever profile is in use: in a
@@ -37,6 +74,10 @@ impl SecretSource for EnvVar {
 
     fn get(&self, _profile: &Profile) -> Result<Option<SecretString>, String> {
         Ok(env_var(self.0))
+    }
+
+    fn kind(&self) -> &'static str {
+        "environment"
     }
 }
 
@@ -117,6 +158,9 @@ mod tests {
         fn get(&self, _: &Profile) -> Result<Option<SecretString>, String> {
             Ok(self.0.map(SecretString::from))
         }
+        fn kind(&self) -> &'static str {
+            "test"
+        }
     }
 
     struct Broken;
@@ -127,6 +171,9 @@ mod tests {
         }
         fn get(&self, _: &Profile) -> Result<Option<SecretString>, String> {
             Err("it is on fire".to_string())
+        }
+        fn kind(&self) -> &'static str {
+            "test"
         }
     }
 

@@ -1,8 +1,10 @@
 //! One module per subcommand.
 
+pub mod doctor;
 pub mod exec;
 pub mod git_credential;
 pub mod login;
 pub mod logout;
 pub mod profile;
+pub mod status;
 pub mod token;

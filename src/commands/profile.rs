@@ -2,7 +2,6 @@
 //! editing TOML by hand.
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use chrono::Utc;
 
@@ -13,7 +12,7 @@ use crate::config::{self, Config, ConfigEditor, ProfileConfig};
 use crate::error::{Error, Result};
 use crate::output;
 use crate::paths::Paths;
-use crate::secret;
+use crate::secret::{self, SourceState};
 
 pub fn run(paths: &Paths, cmd: ProfileCommand) -> Result<()> {
     match cmd {
@@ -119,46 +118,37 @@ fn show(paths: &Paths, name: Option<&str>) -> Result<()> {
 
     // Every source is asked, so that the listing shows the whole lookup
     // order; only its first match would be used.
-    let mut secret_line = None;
+    let survey = secret::survey(&secret::default_sources()?, &profile);
     let mut order = String::new();
-    for (i, source) in secret::default_sources()?.iter().enumerate() {
-        let place = source.describe(&profile);
-        let state = match source.get(&profile) {
-            Ok(Some(_)) => {
-                secret_line.get_or_insert_with(|| format!("from {place}"));
-                "has a secret".to_string()
-            }
-            Ok(None) => "no secret".to_string(),
-            Err(why) => format!("unavailable: {why}"),
+    for (i, report) in survey.iter().enumerate() {
+        let state = match &report.state {
+            SourceState::HasSecret => "has a secret".to_string(),
+            SourceState::NoSecret => "no secret".to_string(),
+            SourceState::Unavailable(why) => format!("unavailable: {why}"),
         };
-        let _ = writeln!(order, "  {}. {place}: {state}", i + 1);
+        let _ = writeln!(order, "  {}. {}: {state}", i + 1, report.place);
     }
-    let secret_line = secret_line.unwrap_or_else(|| {
-        format!(
+    let secret_line = match survey.iter().find(|r| r.state == SourceState::HasSecret) {
+        Some(report) => format!("from {}", report.place),
+        None => format!(
             "not found; run `opti-cred login --profile {}` or set `{}`",
             profile.name,
             secret::SECRET_ENV_VARS[0]
-        )
-    });
+        ),
+    };
     let _ = writeln!(text, "secret:      {secret_line}");
     let _ = write!(text, "lookup order:\n{order}");
 
     let cache = TokenCache::new(paths.cache_dir()?);
+    let now = Utc::now();
     let token_line = match cache.read(cache_key(&profile)) {
         None => "none cached".to_string(),
-        Some(t) => {
-            let left = t.seconds_left(Utc::now());
-            if left > 0 {
-                format!(
-                    "valid for {} (until {})",
-                    humantime::format_duration(Duration::from_secs(left.unsigned_abs())),
-                    t.expires_at
-                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                )
-            } else {
-                "expired".to_string()
-            }
-        }
+        Some(t) if t.seconds_left(now) > 0 => format!(
+            "{} (until {})",
+            t.describe_life(now),
+            t.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        Some(t) => t.describe_life(now),
     };
     let _ = writeln!(text, "token:       {token_line}");
     output::print(&text)

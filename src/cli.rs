@@ -99,6 +99,20 @@ Examples:
   opti-cred doctor prod --json")]
     Doctor(DoctorArgs),
 
+    /// Call the CMS REST API with a profile's token: PATH is joined to the
+    /// profile's API base; the answer's body goes to stdout.
+    #[command(after_help = "\
+Examples:
+  opti-cred api prod contenttypes
+  opti-cred api prod GET 'contenttypes?pageSize=5' -i
+  opti-cred api prod POST contenttypes --data @article.json
+  echo '{\"displayName\":\"News\"}' | opti-cred api prod PATCH contenttypes/news --data -
+
+The API base is the instance's /_cms/preview2/ or the gateway's /preview3/ (the
+profile's `api_base` overrides it). A 401 fetches a new token and tries once more.
+A status other than 2xx is an error: exit code 9, the answer on stderr.")]
+    Api(ApiArgs),
+
     /// Act as a git credential helper (get, store, erase), answering with a
     /// token for the profile whose CMS URL matches git's host.
     #[command(after_help = "\
@@ -142,6 +156,29 @@ pub struct DoctorArgs {
     /// Print JSON for scripts instead of lines.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// The profile whose token and API base to use.
+    pub profile: String,
+
+    /// `[METHOD] PATH`: the method (GET, or POST with `--data`) and the path
+    /// below the API base.
+    #[arg(num_args = 1..=2, required = true, value_name = "[METHOD] PATH")]
+    pub request: Vec<String>,
+
+    /// The request body: `@FILE`, `-` for standard input, or the text itself.
+    #[arg(long, short = 'd', value_name = "DATA")]
+    pub data: Option<String>,
+
+    /// An extra request header, `Name: value`; may be repeated.
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+
+    /// Print the answer's status line and headers on stderr.
+    #[arg(long, short = 'i')]
+    pub include: bool,
 }
 
 #[derive(Debug, Args)]

@@ -56,6 +56,7 @@ pub struct ProfileConfig {
     pub connect_timeout: Option<String>,
     pub timeout: Option<String>,
     pub ca_cert: Option<String>,
+    pub api_base: Option<String>,
 }
 
 /// A profile resolved into what the program runs on: URLs parsed and
@@ -70,6 +71,8 @@ pub struct Profile {
     pub token_url_is_explicit: bool,
     pub act_as: Option<String>,
     pub network: NetworkSettings,
+    /// Where `opti-cred api` sends requests; ends in `/`.
+    pub api_base: Url,
 }
 
 impl Config {
@@ -164,6 +167,11 @@ pub fn resolve_profile(name: &str, raw: &ProfileConfig) -> Result<Profile> {
         .as_deref()
         .map(|u| endpoint::parse_url("token_url", u))
         .transpose()?;
+    let api_base = raw
+        .api_base
+        .as_deref()
+        .map(|u| endpoint::parse_url("api_base", u))
+        .transpose()?;
     validate_client_id(&raw.client_id).map_err(Error::Usage)?;
     if let Some(act_as) = &raw.act_as
         && (act_as.trim().is_empty() || act_as.chars().any(char::is_control))
@@ -195,6 +203,7 @@ pub fn resolve_profile(name: &str, raw: &ProfileConfig) -> Result<Profile> {
     Ok(Profile {
         name: name.to_string(),
         token_url: endpoint::token_url(&cms_url, explicit.as_ref()),
+        api_base: endpoint::api_base(&cms_url, api_base.as_ref()),
         token_url_is_explicit: explicit.is_some(),
         cms_url,
         client_id: raw.client_id.clone(),
@@ -295,6 +304,7 @@ impl ConfigEditor {
             ("connect_timeout", &profile.connect_timeout),
             ("timeout", &profile.timeout),
             ("ca_cert", &profile.ca_cert),
+            ("api_base", &profile.api_base),
         ];
         for (key, value) in optional {
             if let Some(value) = value {

@@ -17,6 +17,8 @@ pub const GATEWAY_HOSTS: &[&str] = &["api.cms.optimizely.com", "api.cmstest.opti
 
 const INSTANCE_TOKEN_PATH: &str = "_cms/preview2/oauth/token";
 const GATEWAY_TOKEN_PATH: &str = "oauth/token";
+const INSTANCE_API_PATH: &str = "_cms/preview2/";
+const GATEWAY_API_PATH: &str = "preview3/";
 
 /// Parses a URL from the config or the command line and checks that a secret
 /// may be sent to it: `https`, or plain `http` to a loopback host only, and
@@ -84,24 +86,49 @@ pub fn token_url(cms_url: &Url, token_url: Option<&Url>) -> Url {
     if let Some(explicit) = token_url {
         return explicit.clone();
     }
-    let is_gateway = cms_url
-        .host_str()
-        .is_some_and(|h| GATEWAY_HOSTS.iter().any(|g| h.eq_ignore_ascii_case(g)));
-    let suffix = if is_gateway {
+    let suffix = if is_gateway(cms_url) {
         GATEWAY_TOKEN_PATH
     } else {
         INSTANCE_TOKEN_PATH
     };
+    under(cms_url, suffix)
+}
 
-    // Joining onto a base that ends in `/` keeps any path prefix the CMS URL
-    // has (an instance behind a reverse proxy at `/cms`, say).
-    let mut base = cms_url.clone();
-    if !base.path().ends_with('/') {
-        let with_slash = format!("{}/", base.path());
-        base.set_path(&with_slash);
+/// The base the paths of `opti-cred api` are joined to: an instance's
+/// `/_cms/preview2/`, the gateway's versioned `/preview3/`, unless
+/// `api_base` overrides it. Always ends in `/`.
+pub fn api_base(cms_url: &Url, api_base: Option<&Url>) -> Url {
+    if let Some(explicit) = api_base {
+        return with_trailing_slash(explicit.clone());
     }
-    base.join(suffix)
+    let suffix = if is_gateway(cms_url) {
+        GATEWAY_API_PATH
+    } else {
+        INSTANCE_API_PATH
+    };
+    under(cms_url, suffix)
+}
+
+fn is_gateway(cms_url: &Url) -> bool {
+    cms_url
+        .host_str()
+        .is_some_and(|h| GATEWAY_HOSTS.iter().any(|g| h.eq_ignore_ascii_case(g)))
+}
+
+/// `suffix` below `base`, keeping any path prefix the base has (an instance
+/// behind a reverse proxy at `/cms`, say).
+fn under(base: &Url, suffix: &str) -> Url {
+    with_trailing_slash(base.clone())
+        .join(suffix)
         .expect("a relative path joins onto an http(s) URL")
+}
+
+fn with_trailing_slash(mut url: Url) -> Url {
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    url
 }
 
 #[cfg(test)]
@@ -157,6 +184,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!(token_url(&cms, Some(&explicit)), explicit);
+    }
+
+    #[test]
+    fn api_bases_follow_the_same_rules() {
+        let base = |cms: &str| api_base(&parse_url("cms_url", cms).unwrap(), None).to_string();
+        assert_eq!(
+            base("https://app-x.cms.optimizely.com"),
+            "https://app-x.cms.optimizely.com/_cms/preview2/"
+        );
+        assert_eq!(
+            base("https://example.com/cms"),
+            "https://example.com/cms/_cms/preview2/"
+        );
+        assert_eq!(
+            base("https://api.cms.optimizely.com"),
+            "https://api.cms.optimizely.com/preview3/"
+        );
+        let explicit = parse_url("api_base", "https://example.com/api/v9").unwrap();
+        assert_eq!(
+            api_base(&parse_url("cms_url", "https://a").unwrap(), Some(&explicit)).as_str(),
+            "https://example.com/api/v9/"
+        );
     }
 
     #[test]

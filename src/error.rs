@@ -31,6 +31,8 @@ pub mod exit {
     pub const LOCK_TIMEOUT: u8 = 7;
     /// `doctor`: at least one check failed (the report on stdout says which).
     pub const CHECKS_FAILED: u8 = 8;
+    /// `api`: the CMS answered with a status other than 2xx.
+    pub const API_ERROR: u8 = 9;
     /// `exec`: the command was found but could not be run, as a shell says.
     pub const CANNOT_EXECUTE: u8 = 126;
     /// `exec`: the command was not found, as a shell says.
@@ -112,6 +114,13 @@ pub enum Error {
     #[error("{0} check(s) failed; see the report above")]
     ChecksFailed(usize),
 
+    #[error("the CMS answered {method} `{url}` with {detail}")]
+    Api {
+        method: String,
+        url: String,
+        detail: String,
+    },
+
     #[error("cannot run `{program}`: {source}")]
     Exec {
         program: String,
@@ -175,6 +184,7 @@ impl Error {
             Error::Keychain { .. } => exit::KEYCHAIN,
             Error::LockTimeout { .. } => exit::LOCK_TIMEOUT,
             Error::ChecksFailed(_) => exit::CHECKS_FAILED,
+            Error::Api { .. } => exit::API_ERROR,
             Error::Exec { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 exit::COMMAND_NOT_FOUND
             }

@@ -129,7 +129,7 @@ enum Attempt {
 
 async fn fetch_async(req: &TokenRequest<'_>) -> Result<(CachedToken, FetchReport)> {
     let url = req.token_url.to_string();
-    let client = build_client(req).map_err(|detail| Error::Network {
+    let client = build_client(req.network).map_err(|detail| Error::Network {
         url: url.clone(),
         detail,
     })?;
@@ -143,6 +143,10 @@ async fn fetch_async(req: &TokenRequest<'_>) -> Result<(CachedToken, FetchReport
         .expect("a request of strings serializes"),
     );
 
+    let _spinner = crate::progress::Spinner::after(
+        Duration::from_millis(300),
+        &format!("requesting a token for profile `{}`", req.profile),
+    );
     let deadline = Instant::now() + req.network.timeout;
     let mut attempt = 1;
     loop {
@@ -181,14 +185,17 @@ async fn fetch_async(req: &TokenRequest<'_>) -> Result<(CachedToken, FetchReport
     }
 }
 
-fn build_client(req: &TokenRequest<'_>) -> Result<reqwest::Client, String> {
+/// An HTTP client with a profile's network settings: timeouts, proxies from
+/// the environment, the system's CA certificates plus the profile's
+/// `ca_cert`.
+pub fn build_client(network: &NetworkSettings) -> Result<reqwest::Client, String> {
     // rustls needs a crypto provider chosen once per process; ring builds
     // faster and smaller than the default.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut builder = reqwest::Client::builder()
-        .connect_timeout(req.network.connect_timeout)
+        .connect_timeout(network.connect_timeout)
         .user_agent(concat!("opti-cred/", env!("CARGO_PKG_VERSION")));
-    if let Some(path) = &req.network.ca_cert {
+    if let Some(path) = &network.ca_cert {
         let pem = std::fs::read(path)
             .map_err(|e| format!("cannot read `ca_cert` `{}`: {e}", path.display()))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
@@ -448,27 +455,33 @@ fn is_rejection(status: u16, body: &[u8]) -> bool {
     }
 }
 
-/// Turns an error answer into one readable line. Understands OAuth errors
-/// (`error`, `error_description`), `{"code", "message"}` bodies and RFC 7807
-/// problem details (`title`, `detail`); anything else is quoted, shortened.
-/// The secret is masked should an endpoint ever echo it back.
+/// A token endpoint's error answer on one line ([`describe_answer`]), with
+/// a hint of what to do about it.
 pub fn describe_failure(status: u16, body: &[u8], secret: &SecretString) -> String {
-    let reason = http_reason(status);
-    let text = match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(json) => describe_json_error(&json).unwrap_or_else(|| quote(body)),
-        Err(_) => quote(body),
-    };
-    let text = mask(&text, secret.expose_secret());
     let hint = match status {
         404 | 405 => "; check the profile's `cms_url`, or set `token_url`",
         429 => "; the endpoint is rate-limiting requests, try again shortly",
         500..=599 => "; the CMS had a problem, try again later",
         _ => "",
     };
+    format!("{}{hint}", describe_answer(status, body, secret))
+}
+
+/// An HTTP error answer on one line: the status, and what the body says.
+/// Understands OAuth errors, `{"code", "message"}` bodies and RFC 7807
+/// problem details; anything else is quoted, shortened. `mask` (a secret or
+/// a token) is replaced should the body ever echo it.
+pub fn describe_answer(status: u16, body: &[u8], mask: &SecretString) -> String {
+    let reason = http_reason(status);
+    let text = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(json) => describe_json_error(&json).unwrap_or_else(|| quote(body)),
+        Err(_) => quote(body),
+    };
+    let text = self::mask(&text, mask.expose_secret());
     if text.is_empty() {
-        format!("HTTP {status}{reason}{hint}")
+        format!("HTTP {status}{reason}")
     } else {
-        format!("HTTP {status}{reason}: {text}{hint}")
+        format!("HTTP {status}{reason}: {text}")
     }
 }
 

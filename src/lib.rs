@@ -24,6 +24,7 @@ pub mod gitcred;
 pub mod keychain;
 pub mod output;
 pub mod paths;
+pub mod progress;
 pub mod prompt;
 pub mod secret;
 
@@ -40,6 +41,7 @@ pub fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Profile(cmd) => commands::profile::run(&paths, cmd),
         cli::Command::Status(args) => commands::status::run(&paths, &args),
         cli::Command::Doctor(args) => commands::doctor::run(&paths, &args),
+        cli::Command::Api(args) => commands::api::run(&paths, args),
         cli::Command::GitCredential(args) => commands::git_credential::run(&paths, &args),
     }
 }

@@ -15,6 +15,14 @@ pub fn print(text: &str) -> Result<()> {
         .map_err(|e| Error::io("cannot write to", "standard output", e))
 }
 
+/// Writes raw bytes (an API answer) to stdout and flushes them.
+pub fn print_bytes(bytes: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::io("cannot write to", "standard output", e))
+}
+
 /// Tells the user what a command did, on stderr.
 pub fn note(text: &str) {
     eprintln!("opti-cred: {text}");

@@ -15,9 +15,9 @@ use crate::config::{Config, Profile};
 use crate::error::{Error, Result};
 use crate::fetch::{self, CLOCK_OFFSET_LIMIT};
 use crate::keychain::{self, Keychain};
+use crate::output;
 use crate::paths::Paths;
 use crate::secret::{self, SourceState};
-use crate::output;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -92,19 +92,20 @@ pub fn run(paths: &Paths, args: &DoctorArgs) -> Result<()> {
 
     checks.push(check_cache_dir(&paths.cache_dir()?));
 
-    let profile = config.as_ref().and_then(|config| {
-        match config.resolve(args.profile.as_deref()) {
-            Ok(profile) => Some(profile),
-            Err(e) => {
-                checks.push(Check::fail(
+    let profile =
+        config
+            .as_ref()
+            .and_then(|config| match config.resolve(args.profile.as_deref()) {
+                Ok(profile) => Some(profile),
+                Err(e) => {
+                    checks.push(Check::fail(
                     "profile",
                     e.to_string(),
                     "name a profile (`opti-cred doctor NAME`) or create one with `opti-cred login`",
                 ));
-                None
-            }
-        }
-    });
+                    None
+                }
+            });
     match &profile {
         Some(profile) => check_profile(profile, &mut checks)?,
         None => {
@@ -124,7 +125,9 @@ pub fn run(paths: &Paths, args: &DoctorArgs) -> Result<()> {
     };
     output::print(&text)?;
     if failed {
-        Err(Error::ChecksFailed(checks.iter().filter(|c| c.outcome == Outcome::Fail).count()))
+        Err(Error::ChecksFailed(
+            checks.iter().filter(|c| c.outcome == Outcome::Fail).count(),
+        ))
     } else {
         Ok(())
     }
@@ -134,7 +137,10 @@ fn check_cache_dir(dir: &Path) -> Check {
     if !dir.exists() {
         return Check::ok(
             "cache",
-            format!("cache directory `{}` does not exist yet; it is made on first use", dir.display()),
+            format!(
+                "cache directory `{}` does not exist yet; it is made on first use",
+                dir.display()
+            ),
         );
     }
     #[cfg(unix)]
@@ -145,7 +151,10 @@ fn check_cache_dir(dir: &Path) -> Check {
             Ok(m) if m & 0o077 != 0 => {
                 return Check::fail(
                     "cache",
-                    format!("cache directory `{}` has mode {m:o}, open to others", dir.display()),
+                    format!(
+                        "cache directory `{}` has mode {m:o}, open to others",
+                        dir.display()
+                    ),
                     format!("chmod 700 '{}'", dir.display()),
                 );
             }
@@ -171,13 +180,22 @@ fn check_cache_dir(dir: &Path) -> Check {
         if !open.is_empty() {
             return Check::fail(
                 "cache",
-                format!("cached tokens open to others (they are not used): {}", open.join(", ")),
+                format!(
+                    "cached tokens open to others (they are not used): {}",
+                    open.join(", ")
+                ),
                 format!("chmod 600 '{}'/*.json, or delete them", tokens.display()),
             );
         }
     }
     match tempfile::tempfile_in(dir) {
-        Ok(_) => Check::ok("cache", format!("cache directory `{}` is private and writable", dir.display())),
+        Ok(_) => Check::ok(
+            "cache",
+            format!(
+                "cache directory `{}` is private and writable",
+                dir.display()
+            ),
+        ),
         Err(e) => Check::fail(
             "cache",
             format!("cannot write in `{}`: {e}", dir.display()),
@@ -190,7 +208,10 @@ fn check_cache_dir(dir: &Path) -> Check {
 fn check_profile(profile: &Profile, checks: &mut Vec<Check>) -> Result<()> {
     let account = keychain::account(profile);
     match Keychain::platform()?.get(&account) {
-        Ok(Some(_)) => checks.push(Check::ok("keychain", format!("the OS keychain has `{account}`"))),
+        Ok(Some(_)) => checks.push(Check::ok(
+            "keychain",
+            format!("the OS keychain has `{account}`"),
+        )),
         Ok(None) => checks.push(Check::ok(
             "keychain",
             format!("the OS keychain answers; it has no entry `{account}`"),
@@ -218,7 +239,10 @@ fn check_profile(profile: &Profile, checks: &mut Vec<Check>) -> Result<()> {
         Ok(found) => {
             checks.push(Check::ok(
                 "secret",
-                format!("profile `{}` takes its client secret from {}", profile.name, found.source),
+                format!(
+                    "profile `{}` takes its client secret from {}",
+                    profile.name, found.source
+                ),
             ));
             found
         }
@@ -231,7 +255,11 @@ fn check_profile(profile: &Profile, checks: &mut Vec<Check>) -> Result<()> {
                 .collect();
             checks.push(Check::fail(
                 "secret",
-                format!("no client secret for profile `{}` in {}", profile.name, places.join(", ")),
+                format!(
+                    "no client secret for profile `{}` in {}",
+                    profile.name,
+                    places.join(", ")
+                ),
                 format!(
                     "run `opti-cred login --profile {}`, or set `{}`",
                     profile.name,
@@ -239,7 +267,10 @@ fn check_profile(profile: &Profile, checks: &mut Vec<Check>) -> Result<()> {
                 ),
             ));
             checks.push(Check::skip("endpoint", "no client secret to try"));
-            checks.push(Check::skip("clock", "no answer from the token endpoint to compare with"));
+            checks.push(Check::skip(
+                "clock",
+                "no answer from the token endpoint to compare with",
+            ));
             return Ok(());
         }
     };
@@ -275,7 +306,10 @@ fn check_profile(profile: &Profile, checks: &mut Vec<Check>) -> Result<()> {
                     .to_string(),
             };
             checks.push(Check::fail("endpoint", e.to_string(), fix));
-            checks.push(Check::skip("clock", "no answer from the token endpoint to compare with"));
+            checks.push(Check::skip(
+                "clock",
+                "no answer from the token endpoint to compare with",
+            ));
             return Ok(());
         }
     };
@@ -284,7 +318,10 @@ fn check_profile(profile: &Profile, checks: &mut Vec<Check>) -> Result<()> {
         None => Check::skip("clock", "the token endpoint sent no `Date` header"),
         Some(offset) if offset.abs() <= CLOCK_OFFSET_LIMIT => Check::ok(
             "clock",
-            format!("the local clock is within {}s of the token endpoint's", offset.abs().max(1)),
+            format!(
+                "the local clock is within {}s of the token endpoint's",
+                offset.abs().max(1)
+            ),
         ),
         Some(offset) => Check::fail(
             "clock",

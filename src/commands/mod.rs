@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod api;
 pub mod doctor;
 pub mod exec;
 pub mod git_credential;

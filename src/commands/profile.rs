@@ -146,7 +146,8 @@ fn show(paths: &Paths, name: Option<&str>) -> Result<()> {
         Some(t) if t.seconds_left(now) > 0 => format!(
             "{} (until {})",
             t.describe_life(now),
-            t.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            t.expires_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         ),
         Some(t) => t.describe_life(now),
     };

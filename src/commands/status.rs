@@ -12,9 +12,9 @@ use crate::cli::StatusArgs;
 use crate::commands::token::cache_key;
 use crate::config::{Config, Profile};
 use crate::error::Result;
+use crate::output;
 use crate::paths::Paths;
 use crate::secret::{self, SourceReport, SourceState};
-use crate::output;
 
 #[derive(Serialize)]
 struct Row {
@@ -95,8 +95,15 @@ fn row(config: &Config, profile: &Profile, survey: &[SourceReport], cache: &Toke
             expires_in: None,
         },
         Some(t) => TokenStatus {
-            state: if t.seconds_left(now) > 0 { "valid" } else { "expired" },
-            expires_at: Some(t.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            state: if t.seconds_left(now) > 0 {
+                "valid"
+            } else {
+                "expired"
+            },
+            expires_at: Some(
+                t.expires_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            ),
             expires_in: Some(t.seconds_left(now).max(0)),
         },
     };

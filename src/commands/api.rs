@@ -70,7 +70,7 @@ pub fn run(paths: &Paths, args: ApiArgs) -> Result<()> {
                 value.to_str().unwrap_or("(binary)")
             ));
         }
-        eprint!("{head}\n");
+        eprintln!("{head}");
     }
     log::info!("{} {} -> {}", call.method, call.url, answer.status);
 

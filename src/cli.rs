@@ -79,7 +79,14 @@ Examples:
     Logout(LogoutArgs),
 
     /// Create, list, show and remove profiles.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  opti-cred profile add prod --cms-url https://app-xxxx.cms.optimizely.com --client-id my-client
+  opti-cred profile list
+  opti-cred profile show prod"
+    )]
     Profile(ProfileCommand),
 
     /// Show each profile's CMS URL, client id, where its secret comes from
@@ -113,9 +120,31 @@ profile's `api_base` overrides it). A 401 fetches a new token and tries once mor
 A status other than 2xx is an error: exit code 9, the answer on stderr.")]
     Api(ApiArgs),
 
+    /// Print a shell completion script.
+    #[command(after_help = "\
+Examples:
+  opti-cred completions bash > ~/.local/share/bash-completion/completions/opti-cred
+  opti-cred completions zsh > \"${fpath[1]}/_opti-cred\"
+  opti-cred completions fish > ~/.config/fish/completions/opti-cred.fish
+  opti-cred completions powershell >> $PROFILE")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the manual page (roff), generated from this command line's
+    /// definition.
+    #[command(after_help = "\
+Examples:
+  opti-cred man > ~/.local/share/man/man1/opti-cred.1 && man opti-cred")]
+    Man,
+
     /// Act as a git credential helper (get, store, erase), answering with a
     /// token for the profile whose CMS URL matches git's host.
     #[command(after_help = "\
+Examples:
+  printf 'protocol=https\\nhost=app-xxxx.cms.optimizely.com\\n\\n' | git credential fill
+
 Set up, either of:
   ln -s \"$(command -v opti-cred)\" ~/.local/bin/git-credential-opti-cred
   git config --global credential.https://app-xxxx.cms.optimizely.com.helper opti-cred
@@ -299,23 +328,38 @@ Examples:
     Add(ProfileAddArgs),
 
     /// List the profiles; the default one is marked with `*`.
+    #[command(after_help = "\
+Examples:
+  opti-cred profile list
+  opti-cred profile list | awk '{print $2}'    # the names")]
     List,
 
     /// Show a profile's settings, where its secret would come from, and its
     /// cached token's remaining life. Never prints a secret or a token.
+    #[command(after_help = "\
+Examples:
+  opti-cred profile show prod
+  OPTI_CRED_PROFILE=test opti-cred profile show")]
     Show {
         /// The profile [default: `OPTI_CRED_PROFILE`, then `default_profile`]
         #[arg(env = "OPTI_CRED_PROFILE")]
         name: Option<String>,
     },
 
-    /// Remove a profile from the config file.
+    /// Remove a profile from the config file (its secret stays in the
+    /// keychain; `opti-cred logout --forget` removes both).
+    #[command(after_help = "\
+Examples:
+  opti-cred profile remove old-staging")]
     Remove {
         /// The profile to remove.
         name: String,
     },
 
     /// Make a profile the default.
+    #[command(after_help = "\
+Examples:
+  opti-cred profile default prod")]
     Default {
         /// The profile to use when none is named.
         name: String,
@@ -374,6 +418,27 @@ mod tests {
     #[test]
     fn the_cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_command_has_an_example_in_its_help() {
+        fn walk(cmd: &clap::Command, path: &str) {
+            if cmd.get_name() != "help" {
+                let after = cmd
+                    .get_after_help()
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                assert!(
+                    after.contains("Examples:\n  opti-cred ")
+                        || after.contains("Examples:\n  printf"),
+                    "`{path}` has no example in its help"
+                );
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()));
+            }
+        }
+        walk(&Cli::command(), "opti-cred");
     }
 
     #[test]

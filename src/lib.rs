@@ -42,6 +42,8 @@ pub fn run(cli: cli::Cli) -> Result<()> {
         cli::Command::Status(args) => commands::status::run(&paths, &args),
         cli::Command::Doctor(args) => commands::doctor::run(&paths, &args),
         cli::Command::Api(args) => commands::api::run(&paths, args),
+        cli::Command::Completions { shell } => commands::help::completions(shell),
+        cli::Command::Man => commands::help::man(),
         cli::Command::GitCredential(args) => commands::git_credential::run(&paths, &args),
     }
 }

@@ -105,6 +105,7 @@ pub fn edit_json(path: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
 /// Issues `token-1`, `token-2`, … valid for `expires_in` seconds.
 pub struct Tokens {
     pub expires_in: i64,
+    delay: std::time::Duration,
     issued: Arc<AtomicUsize>,
 }
 
@@ -112,19 +113,27 @@ impl Tokens {
     pub fn lasting(expires_in: i64) -> Tokens {
         Tokens {
             expires_in,
+            delay: std::time::Duration::ZERO,
             issued: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// Answers only after `delay`.
+    pub fn delayed(self, delay: std::time::Duration) -> Tokens {
+        Tokens { delay, ..self }
     }
 }
 
 impl Respond for Tokens {
     fn respond(&self, _: &Request) -> ResponseTemplate {
         let n = self.issued.fetch_add(1, Ordering::SeqCst) + 1;
-        ResponseTemplate::new(200).set_body_json(serde_json::json!({
-            "access_token": format!("token-{n}"),
-            "expires_in": self.expires_in,
-            "token_type": "Bearer",
-        }))
+        ResponseTemplate::new(200)
+            .set_body_json(serde_json::json!({
+                "access_token": format!("token-{n}"),
+                "expires_in": self.expires_in,
+                "token_type": "Bearer",
+            }))
+            .set_delay(self.delay)
     }
 }
 

@@ -17,7 +17,9 @@ Examples:
 
 Exit codes: 0 ok, 1 unexpected failure, 2 usage or config error, 3 no client secret,
 4 credentials rejected, 5 token endpoint unreachable or failing, 6 keychain unavailable,
-7 timed out waiting for another opti-cred fetching the same token."
+7 timed out waiting for another opti-cred fetching the same token, 8 a doctor check
+failed, 9 the CMS API answered with an error; exec: 126/127 as a shell, else the
+command's own."
 )]
 pub struct Cli {
     /// More diagnostics on stderr: -v for what happens, -vv for details.

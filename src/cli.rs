@@ -22,6 +22,16 @@ failed, 9 the CMS API answered with an error; exec: 126/127 as a shell, else the
 command's own."
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
     /// More diagnostics on stderr: -v for what happens, -vv for details.
     /// Secrets and tokens are never logged.
     #[arg(short, long, action = ArgAction::Count, global = true)]
@@ -31,15 +41,11 @@ pub struct Cli {
     /// ~/.config/opti-cred/config.toml on Linux]
     #[arg(long, env = "OPTI_CRED_CONFIG", value_name = "PATH", global = true)]
     pub config: Option<PathBuf>,
-
-    #[command(subcommand)]
-    pub command: Command,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Print an access token for a profile, from the cache when it is still valid.
-    #[command(after_help = "\
+const TOKEN_ABOUT: &str =
+    "Print an access token for a profile, from the cache when it is still valid.";
+const TOKEN_HELP: &str = "\
 Examples:
   opti-cred token prod --format header | curl -H @- https://app-xxxx.cms.optimizely.com/...
   opti-cred token prod --format curl-config | curl -K - https://app-xxxx.cms.optimizely.com/...
@@ -47,7 +53,41 @@ Examples:
   opti-cred token prod --min-valid 2m --json
 
 The header and curl-config forms keep the token out of curl's command line, where
-every user of the machine could read it.")]
+every user of the machine could read it.";
+
+/// `opti-cred token …` alone. Building the full command line definition
+/// (every command, argument and help text) takes a good part of a cache
+/// hit's time and memory, so `main` parses `token` with this definition,
+/// which has the same options, help and errors for that command.
+#[derive(Debug, Parser)]
+#[command(name = "opti-cred", version)]
+pub struct TokenCli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: TokenOnly,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenOnly {
+    #[command(about = TOKEN_ABOUT, after_help = TOKEN_HELP)]
+    Token(TokenArgs),
+}
+
+impl From<TokenCli> for Cli {
+    fn from(parsed: TokenCli) -> Cli {
+        let TokenOnly::Token(args) = parsed.command;
+        Cli {
+            global: parsed.global,
+            command: Command::Token(args),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    #[command(about = TOKEN_ABOUT, after_help = TOKEN_HELP)]
     Token(TokenArgs),
 
     /// Run a command with a profile's token in its environment
@@ -420,6 +460,28 @@ mod tests {
     #[test]
     fn the_cli_definition_is_consistent() {
         Cli::command().debug_assert();
+        TokenCli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_token_only_definition_matches_the_full_one() {
+        let full = Cli::command();
+        let full = full.find_subcommand("token").unwrap();
+        let small = TokenCli::command();
+        let small = small.find_subcommand("token").unwrap();
+        let describe = |cmd: &clap::Command| {
+            let mut args: Vec<String> = cmd
+                .get_arguments()
+                .map(|a| format!("{:?} {:?} {:?}", a.get_id(), a.get_long(), a.get_env()))
+                .collect();
+            args.sort();
+            (
+                args,
+                cmd.get_about().map(|s| s.to_string()),
+                cmd.get_after_help().map(|s| s.to_string()),
+            )
+        };
+        assert_eq!(describe(full), describe(small));
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub use error::{Error, Result};
 
 /// Runs one parsed command line.
 pub fn run(cli: cli::Cli) -> Result<()> {
-    let paths = paths::Paths::new(cli.config)?;
+    let paths = paths::Paths::new(cli.global.config)?;
     match cli.command {
         cli::Command::Token(args) => commands::token::run(&paths, &args),
         cli::Command::Exec(args) => commands::exec::run(&paths, args),

@@ -5,11 +5,18 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use opti_cred::cli::Cli;
+use opti_cred::cli::{Cli, TokenCli};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(arguments());
-    init_logging(cli.verbose);
+    let args = arguments();
+    // `token` is the hot path: parse it with the small definition that has
+    // only that command (see `TokenCli`).
+    let cli = if args.get(1).is_some_and(|a| a == "token") {
+        Cli::from(TokenCli::parse_from(args))
+    } else {
+        Cli::parse_from(args)
+    };
+    init_logging(cli.global.verbose);
 
     match opti_cred::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

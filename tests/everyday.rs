@@ -448,3 +448,41 @@ async fn a_slow_fetch_shows_a_spinner_on_a_terminal_only() {
         "the spinner was not erased: {rest:?}"
     );
 }
+
+#[tokio::test]
+async fn quiet_by_default_with_more_on_request() {
+    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
+    let env = TestEnv::new();
+    env.profile("prod", &server.uri());
+
+    let out = run(env.cmd_with_secret().arg("token"));
+    assert_eq!(out.stderr, "");
+    std::fs::remove_dir_all(&env.cache).unwrap();
+    let out = run(env.cmd_with_secret().args(["-v", "token"]));
+    assert!(
+        out.stderr.contains("opti-cred: info: requesting a token"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("debug:"), "{}", out.stderr);
+    let out = run(env.cmd_with_secret().args(["-vv", "token"]));
+    assert!(
+        out.stderr
+            .contains("opti-cred: debug: served from the token cache"),
+        "{}",
+        out.stderr
+    );
+    let out = run(env
+        .cmd_with_secret()
+        .arg("token")
+        .env("RUST_LOG", "opti_cred=debug"));
+    assert!(
+        out.stderr
+            .contains("opti-cred: debug: served from the token cache"),
+        "{}",
+        out.stderr
+    );
+    for line in out.stderr.lines() {
+        assert!(line.starts_with("opti-cred: "), "unprefixed: {line}");
+    }
+}

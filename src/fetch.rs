@@ -64,6 +64,20 @@ pub struct TokenRequest<'a> {
     pub network: &'a NetworkSettings,
 }
 
+impl<'a> TokenRequest<'a> {
+    /// The request for `profile`'s token with `secret`.
+    pub fn for_profile(profile: &'a crate::config::Profile, secret: &'a SecretString) -> Self {
+        TokenRequest {
+            token_url: &profile.token_url,
+            client_id: &profile.client_id,
+            client_secret: secret,
+            act_as: profile.act_as.as_deref(),
+            profile: &profile.name,
+            network: &profile.network,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct RequestBody<'a> {
     grant_type: &'static str,

@@ -190,12 +190,13 @@ async fn a_changed_secret_does_not_get_the_old_secrets_token() {
     );
 }
 
-#[tokio::test]
-async fn server_errors_are_retried_until_a_token_comes() {
+/// An endpoint that answers `failure` `times` times, then issues tokens,
+/// and a profile pointing at it.
+async fn failing_then_issuing(failure: ResponseTemplate, times: u64) -> (MockServer, TestEnv) {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(2)
+        .respond_with(failure)
+        .up_to_n_times(times)
         .mount(&server)
         .await;
     Mock::given(method("POST"))
@@ -204,6 +205,12 @@ async fn server_errors_are_retried_until_a_token_comes() {
         .await;
     let env = TestEnv::new();
     env.profile("prod", &server.uri());
+    (server, env)
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_until_a_token_comes() {
+    let (server, env) = failing_then_issuing(ResponseTemplate::new(503), 2).await;
 
     let out = run(env.cmd_with_secret().args(["-v", "token"]));
     assert_eq!(
@@ -222,18 +229,11 @@ async fn server_errors_are_retried_until_a_token_comes() {
 
 #[tokio::test]
 async fn retry_after_is_honoured() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "2"))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(Tokens::lasting(300))
-        .mount(&server)
-        .await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
+    let (_server, env) = failing_then_issuing(
+        ResponseTemplate::new(429).insert_header("retry-after", "2"),
+        1,
+    )
+    .await;
 
     let started = Instant::now();
     let out = run(env.cmd_with_secret().args(["-v", "token"]));

@@ -275,14 +275,8 @@ fn check_profile(profile: &Profile, checks: &mut Vec<Check>) -> Result<()> {
         }
     };
 
-    let fetched = fetch::fetch_with_report(&fetch::TokenRequest {
-        token_url: &profile.token_url,
-        client_id: &profile.client_id,
-        client_secret: &found.secret,
-        act_as: profile.act_as.as_deref(),
-        profile: &profile.name,
-        network: &profile.network,
-    });
+    let fetched =
+        fetch::fetch_with_report(&fetch::TokenRequest::for_profile(profile, &found.secret));
     let report = match fetched {
         Ok((token, report)) => {
             checks.push(Check::ok(

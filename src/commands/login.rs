@@ -159,15 +159,7 @@ fn read_secret(profile: &Profile, from_stdin: bool) -> Result<SecretString> {
 /// Asks the token endpoint for a token with the new credentials.
 fn verify(profile: &Profile, secret: &SecretString) -> Result<crate::cache::CachedToken> {
     log::info!("checking the credentials with `{}`", profile.token_url);
-    fetch::fetch(&fetch::TokenRequest {
-        token_url: &profile.token_url,
-        client_id: &profile.client_id,
-        client_secret: secret,
-        act_as: profile.act_as.as_deref(),
-        profile: &profile.name,
-        network: &profile.network,
-    })
-    .map_err(|e| match e {
+    fetch::fetch(&fetch::TokenRequest::for_profile(profile, secret)).map_err(|e| match e {
         Error::Rejected {
             url,
             profile,

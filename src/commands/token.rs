@@ -86,14 +86,7 @@ pub fn get_token(
     }
 
     let found = secret::lookup(&secret::default_sources()?, profile)?;
-    let mut token = fetch::fetch(&fetch::TokenRequest {
-        token_url: &profile.token_url,
-        client_id: &profile.client_id,
-        client_secret: &found.secret,
-        act_as: profile.act_as.as_deref(),
-        profile: &profile.name,
-        network: &profile.network,
-    })?;
+    let mut token = fetch::fetch(&fetch::TokenRequest::for_profile(profile, &found.secret))?;
     token.secret_fingerprint = cache.fingerprint(&found.secret, true);
 
     // A cache that cannot be written costs the next call a fetch; this call

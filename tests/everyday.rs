@@ -451,9 +451,7 @@ async fn a_slow_fetch_shows_a_spinner_on_a_terminal_only() {
 
 #[tokio::test]
 async fn quiet_by_default_with_more_on_request() {
-    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
+    let (_server, env) = prod_profile().await;
 
     let out = run(env.cmd_with_secret().arg("token"));
     assert_eq!(out.stderr, "");

@@ -54,9 +54,7 @@ async fn sixty_four_processes_on_an_empty_cache_cause_one_request() {
 /// An endpoint, a profile that has fetched once (`token-1`), and the path of
 /// its entry's lock file; the entry itself is deleted again.
 async fn emptied_cache_after_one_fetch() -> (MockServer, TestEnv, std::path::PathBuf) {
-    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
+    let (server, env) = prod_profile().await;
     run(env.cmd_with_secret().arg("token"));
     let lock_path = env.cache_entry().with_extension("lock");
     std::fs::remove_file(env.cache_entry()).unwrap();
@@ -138,9 +136,7 @@ async fn a_process_that_dies_holding_the_lock_releases_it() {
 #[tokio::test]
 async fn an_entry_readable_by_others_is_not_served_and_is_replaced() {
     use std::os::unix::fs::PermissionsExt;
-    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
+    let (_server, env) = prod_profile().await;
     run(env.cmd_with_secret().arg("token"));
 
     let entry = env.cache_entry();

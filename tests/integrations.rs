@@ -84,9 +84,7 @@ async fn the_curl_config_format_feeds_curl_k_from_stdin() {
 
 #[tokio::test]
 async fn the_env_and_json_formats() {
-    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
+    let (_server, env) = prod_profile().await;
 
     let out = run(env.cmd_with_secret().args(["token", "--format", "env"]));
     let script = format!(
@@ -113,9 +111,7 @@ async fn the_env_and_json_formats() {
 
 #[tokio::test]
 async fn exec_hands_the_token_to_the_command_and_passes_its_status_back() {
-    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
+    let (server, env) = prod_profile().await;
 
     let script = "printf '%s %s %s %s %s' \"$OPTI_CRED_TOKEN\" \"$OPTI_CRED_CMS_URL\" \
                   \"$OPTIMIZELY_CMS_URL\" \"${OPTI_CRED_CLIENT_SECRET:-no-secret}\" \
@@ -167,9 +163,7 @@ async fn exec_refuses_to_nest_another_profile_unless_asked() {
 
 #[tokio::test]
 async fn exec_of_a_missing_command_exits_like_a_shell() {
-    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
+    let (_server, env) = prod_profile().await;
     let out = run(env
         .cmd_with_secret()
         .args(["exec", "prod", "--", "/nonexistent/program"]));
@@ -231,9 +225,7 @@ fn host_of(server: &MockServer) -> String {
 
 #[tokio::test]
 async fn git_credential_fill_gets_a_token_and_reject_makes_the_next_fill_fetch() {
-    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
+    let (server, env) = prod_profile().await;
     let helper = format!(
         "!{} git-credential",
         assert_cmd::cargo::cargo_bin!("opti-cred").display()
@@ -264,9 +256,7 @@ async fn git_credential_fill_gets_a_token_and_reject_makes_the_next_fill_fetch()
 
 #[tokio::test]
 async fn git_finds_the_helper_on_the_path_by_its_name() {
-    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
+    let (server, env) = prod_profile().await;
     let bin = env.home.join("bin");
     std::fs::create_dir(&bin).unwrap();
     std::os::unix::fs::symlink(
@@ -293,9 +283,7 @@ async fn git_finds_the_helper_on_the_path_by_its_name() {
 
 #[tokio::test]
 async fn an_unknown_host_gets_no_answer_so_git_moves_on() {
-    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
+    let (server, env) = prod_profile().await;
 
     // Straight to the helper: no output, exit 0, a hint only with -v.
     let out = run(env
@@ -335,9 +323,7 @@ async fn an_unknown_host_gets_no_answer_so_git_moves_on() {
 
 #[tokio::test]
 async fn authtype_capable_callers_get_a_bearer_credential_with_its_expiry() {
-    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
+    let (server, env) = prod_profile().await;
     let host = host_of(&server);
 
     let out = run(env
@@ -379,9 +365,7 @@ async fn authtype_capable_callers_get_a_bearer_credential_with_its_expiry() {
 
 #[tokio::test]
 async fn store_does_nothing_and_malformed_input_is_an_error() {
-    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
+    let (server, env) = prod_profile().await;
     let host = host_of(&server);
 
     for operation in ["store", "frobnicate"] {
@@ -420,9 +404,7 @@ async fn store_does_nothing_and_malformed_input_is_an_error() {
 
 #[tokio::test]
 async fn git_passes_on_a_bearer_credential_when_its_caller_can_take_one() {
-    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
+    let (server, env) = prod_profile().await;
     let helper = format!(
         "!{} git-credential",
         assert_cmd::cargo::cargo_bin!("opti-cred").display()
@@ -442,9 +424,7 @@ async fn git_passes_on_a_bearer_credential_when_its_caller_can_take_one() {
 #[tokio::test]
 async fn exec_leaves_signals_to_the_command() {
     use std::os::unix::process::ExitStatusExt;
-    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
+    let (_server, env) = prod_profile().await;
     // The command is the process: a signal to it ends the process we
     // started, with that signal, not with an exit code of opti-cred's.
     let out = env

@@ -141,9 +141,7 @@ fn list_marks_the_default() {
 
 #[tokio::test]
 async fn show_tells_where_things_are_and_never_prints_secrets() {
-    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
+    let (server, env) = prod_profile().await;
 
     let out = run(env.cmd().args(["profile", "show", "prod"]));
     assert_eq!(out.code, 0, "{}", out.stderr);

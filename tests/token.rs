@@ -8,9 +8,7 @@ use wiremock::ResponseTemplate;
 
 #[tokio::test]
 async fn the_first_call_fetches_and_the_second_is_served_from_the_cache() {
-    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
+    let (server, env) = prod_profile().await;
 
     let first = run(env.cmd_with_secret().args(["token", "prod"]));
     assert_eq!(
@@ -30,9 +28,7 @@ async fn the_first_call_fetches_and_the_second_is_served_from_the_cache() {
 
 #[tokio::test]
 async fn a_cache_hit_needs_no_secret_no_server_and_no_http_client() {
-    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
+    let (server, env) = prod_profile().await;
     run(env.cmd_with_secret().arg("token"));
     drop(server);
 
@@ -60,9 +56,7 @@ async fn a_cache_hit_needs_no_secret_no_server_and_no_http_client() {
 
 #[tokio::test]
 async fn a_nearly_expired_or_expired_token_is_fetched_again() {
-    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
+    let (server, env) = prod_profile().await;
     run(env.cmd_with_secret().arg("token"));
 
     // 30 s left is below the default minimum of 60 s.
@@ -86,9 +80,7 @@ async fn a_nearly_expired_or_expired_token_is_fetched_again() {
 
 #[tokio::test]
 async fn min_valid_sets_how_much_life_a_cached_token_must_have() {
-    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
+    let (server, env) = prod_profile().await;
     run(env.cmd_with_secret().arg("token"));
 
     let out = run(env.cmd_with_secret().args(["token", "--min-valid", "4m"]));
@@ -112,9 +104,7 @@ async fn min_valid_sets_how_much_life_a_cached_token_must_have() {
 
 #[tokio::test]
 async fn json_output_has_the_documented_fields() {
-    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
+    let (server, env) = prod_profile().await;
 
     for _ in 0..2 {
         let out = run(env.cmd_with_secret().args(["token", "--json"]));
@@ -348,9 +338,7 @@ fn plain_http_to_a_remote_host_is_refused_before_any_request() {
 
 #[tokio::test]
 async fn without_a_secret_the_error_names_the_places_tried() {
-    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
+    let (server, env) = prod_profile().await;
     let out = run(env.cmd().arg("token").env("OPTI_CRED_CLIENT_SECRET", ""));
     assert_eq!(out.code, 3);
     assert!(
@@ -379,9 +367,7 @@ async fn the_cache_file_is_private() {
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
 
-    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
+    let (server, env) = prod_profile().await;
     run(env.cmd_with_secret().arg("token"));
 
     let entry = env.cache_entry();
@@ -437,9 +423,7 @@ async fn a_cache_entry_of_another_client_id_is_not_used() {
 
 #[tokio::test]
 async fn a_broken_cache_entry_is_a_miss_and_is_replaced() {
-    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
+    let (server, env) = prod_profile().await;
     run(env.cmd_with_secret().arg("token"));
 
     std::fs::write(env.cache_entry(), "{\"version\":1,\"access_tok").unwrap();
@@ -482,9 +466,7 @@ async fn token_url_and_act_as_are_used() {
 
 #[tokio::test]
 async fn an_unwritable_cache_still_gives_a_token_with_a_warning() {
-    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
-    let env = TestEnv::new();
-    env.profile("prod", &server.uri());
+    let (_server, env) = prod_profile().await;
     // A file where the cache directory should be: nothing can be created in it.
     std::fs::write(&env.cache, "not a directory").unwrap();
 

@@ -155,6 +155,15 @@ pub async fn token_endpoint(token_path: &str, tokens: Tokens) -> MockServer {
     server
 }
 
+/// A token endpoint issuing tokens that last 300 s, and a test environment
+/// whose default profile `prod` points at it.
+pub async fn prod_profile() -> (MockServer, TestEnv) {
+    let server = token_endpoint(INSTANCE_TOKEN_PATH, Tokens::lasting(300)).await;
+    let env = TestEnv::new();
+    env.profile("prod", &server.uri());
+    (server, env)
+}
+
 /// An endpoint that answers every request with `response`.
 pub async fn endpoint_answering(response: ResponseTemplate) -> MockServer {
     let server = MockServer::start().await;

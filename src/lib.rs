@@ -3,14 +3,21 @@
 //! The binary in `main.rs` parses arguments and calls [`run`]; everything
 //! else lives here, one module per concept:
 //!
-//! - [`config`]: profiles in the TOML config file
-//! - [`endpoint`]: which token URL a profile uses, and which URLs are allowed
+//! - [`cli`]: the command line, with every command and option
+//! - [`config`]: profiles in the TOML config file; [`paths`]: where it and
+//!   the cache live
+//! - [`endpoint`]: which token URL and API base a profile uses, and which
+//!   URLs are allowed
 //! - [`secret`]: where client secrets come from: the environment, then
 //!   [`keychain`], the OS keychain
 //! - [`fetch`]: asking the token endpoint for a token
 //! - [`cache`]: the on-disk token cache
 //! - [`gitcred`]: git's credential helper protocol
 //! - [`commands`]: one module per subcommand
+//! - [`error`]: every error and its exit code
+//! - small helpers: [`fsutil`] (private files, atomic writes), [`output`]
+//!   (stdout and notes), [`prompt`] (the terminal), [`progress`] (the
+//!   spinner)
 
 pub mod cache;
 pub mod cli;

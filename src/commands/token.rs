@@ -67,7 +67,8 @@ pub fn get_token(
         return Ok(token);
     }
 
-    let _lock = match cache.lock(key, lock_wait()?) {
+    // Held until the token is cached (the end of this function).
+    let lock = match cache.lock(key, lock_wait()?) {
         Ok(lock) => Some(lock),
         Err(LockError::TimedOut { path, waited }) => {
             return Err(Error::LockTimeout { path, waited });
@@ -78,7 +79,7 @@ pub fn get_token(
             None
         }
     };
-    if _lock.is_some()
+    if lock.is_some()
         && let Some(token) = usable(cache, key, wanted, env_secret.as_ref())
     {
         log::debug!("served from the token cache, fetched by another process");

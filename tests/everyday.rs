@@ -55,11 +55,7 @@ async fn status_shows_each_profile_without_secrets() {
 
     // No secret anywhere, and no keychain: said, never guessed.
     let out = run(env.cmd().args(["status", "test"]));
-    assert!(
-        out.stdout.contains("missing (keychain unavailable)"),
-        "{}",
-        out.stdout
-    );
+    out.stdout_has("missing (keychain unavailable)");
 }
 
 #[tokio::test]
@@ -304,7 +300,7 @@ async fn api_retries_once_with_a_fresh_token_after_a_401() {
         .cmd_with_secret()
         .args(["api", "prod", "contenttypes?pageSize=5"]));
     assert_eq!(out.code, 9, "{}", out.stderr);
-    assert!(out.stderr.contains("HTTP 401"), "{}", out.stderr);
+    out.stderr_has("HTTP 401");
     assert_eq!(request_count(&server).await, 4, "two tokens, two API calls");
 }
 
@@ -316,12 +312,7 @@ async fn api_errors_are_on_stderr_with_nothing_on_stdout() {
 
     let out = run(env.cmd_with_secret().args(["api", "prod", "missing"]));
     assert_eq!(out.code, 9);
-    assert!(
-        out.stderr
-            .contains("HTTP 404 Not Found: Not Found: No such thing"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("HTTP 404 Not Found: Not Found: No such thing");
 
     for (args, want) in [
         (vec!["api", "prod", "https://evil.example/x"], "full URL"),
@@ -457,29 +448,15 @@ async fn quiet_by_default_with_more_on_request() {
     assert_eq!(out.stderr, "");
     std::fs::remove_dir_all(&env.cache).unwrap();
     let out = run(env.cmd_with_secret().args(["-v", "token"]));
-    assert!(
-        out.stderr.contains("opti-cred: info: requesting a token"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("opti-cred: info: requesting a token");
     assert!(!out.stderr.contains("debug:"), "{}", out.stderr);
     let out = run(env.cmd_with_secret().args(["-vv", "token"]));
-    assert!(
-        out.stderr
-            .contains("opti-cred: debug: served from the token cache"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("opti-cred: debug: served from the token cache");
     let out = run(env
         .cmd_with_secret()
         .arg("token")
         .env("RUST_LOG", "opti_cred=debug"));
-    assert!(
-        out.stderr
-            .contains("opti-cred: debug: served from the token cache"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("opti-cred: debug: served from the token cache");
     for line in out.stderr.lines() {
         assert!(line.starts_with("opti-cred: "), "unprefixed: {line}");
     }

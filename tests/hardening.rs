@@ -75,11 +75,7 @@ async fn a_lock_held_too_long_is_a_clear_error_naming_the_lock_file() {
         .arg("token")
         .env("OPTI_CRED_LOCK_TIMEOUT", "500ms"));
     assert_eq!(out.code, 7, "{}", out.stderr);
-    assert!(
-        out.stderr.contains(&lock_path.display().to_string()),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has(&lock_path.display().to_string());
     assert_eq!(request_count(&server).await, 1);
 
     drop(lock);
@@ -244,7 +240,7 @@ async fn retry_after_is_honoured() {
         "{:?}",
         started.elapsed()
     );
-    assert!(out.stderr.contains("retrying in 2s"), "{}", out.stderr);
+    out.stderr_has("retrying in 2s");
 }
 
 #[tokio::test]
@@ -267,7 +263,7 @@ async fn retries_stop_at_the_attempt_limit_and_within_the_timeout() {
     env.profile("prod", &server.uri());
     let out = run(env.cmd_with_secret().arg("token"));
     assert_eq!(out.code, 5);
-    assert!(out.stderr.contains("after 4 attempts"), "{}", out.stderr);
+    out.stderr_has("after 4 attempts");
     assert_eq!(request_count(&server).await, 4);
 
     // A long Retry-After is not waited for past the profile's timeout.
@@ -315,11 +311,7 @@ async fn a_slow_endpoint_hits_the_profiles_timeout() {
         "{:?}",
         started.elapsed()
     );
-    assert!(
-        out.stderr.contains("cannot reach the token endpoint"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("cannot reach the token endpoint");
 }
 
 #[tokio::test]
@@ -349,11 +341,7 @@ async fn unusable_token_answers_are_errors_and_never_cached() {
     env.profile("prod", &server.uri());
     let out = run(env.cmd_with_secret().arg("token"));
     assert_eq!(out.code, 5);
-    assert!(
-        out.stderr.contains("not a JSON token response"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("not a JSON token response");
 }
 
 #[tokio::test]
@@ -370,12 +358,7 @@ async fn a_large_clock_offset_shortens_the_cached_life_with_a_warning() {
     env.profile("prod", &server.uri());
     let out = run(env.cmd_with_secret().args(["token", "--json"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stderr
-            .contains("the local clock is behind the token endpoint's by 1"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("the local clock is behind the token endpoint's by 1");
 
     let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let expires_in = json["expires_in"].as_i64().unwrap();

@@ -144,7 +144,7 @@ async fn exec_refuses_to_nest_another_profile_unless_asked() {
         .env("OPTI_CRED_EXEC", "a")
         .args(["exec", "b", "--", "true"]));
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("--allow-nesting"), "{}", out.stderr);
+    out.stderr_has("--allow-nesting");
 
     let out = run(env
         .cmd_with_secret()
@@ -168,11 +168,7 @@ async fn exec_of_a_missing_command_exits_like_a_shell() {
         .cmd_with_secret()
         .args(["exec", "prod", "--", "/nonexistent/program"]));
     assert_eq!(out.code, 127);
-    assert!(
-        out.stderr.contains("cannot run `/nonexistent/program`"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("cannot run `/nonexistent/program`");
 }
 
 /// `git` with a blank environment of its own (no system or user config,
@@ -299,11 +295,7 @@ async fn an_unknown_host_gets_no_answer_so_git_moves_on() {
         .args(["-v", "git-credential", "get"])
         .write_stdin("protocol=https\nhost=github.com\n\n"));
     assert_eq!((out.code, out.stdout.as_str()), (0, ""));
-    assert!(
-        out.stderr.contains("git will ask its next helper"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("git will ask its next helper");
 
     // Through git, a second helper then answers.
     let helper = format!(
@@ -394,11 +386,7 @@ async fn store_does_nothing_and_malformed_input_is_an_error() {
             .args(["git-credential", "get"])
             .write_stdin(input));
         assert_eq!(out.code, 2, "{}", out.stderr);
-        assert!(
-            out.stderr.contains("malformed git credential input"),
-            "{}",
-            out.stderr
-        );
+        out.stderr_has("malformed git credential input");
     }
 }
 

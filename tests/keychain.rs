@@ -55,11 +55,7 @@ async fn login_stores_the_secret_token_uses_it_and_logout_removes_it() {
         .args(login_args(&server, "prod"))
         .write_stdin(format!("{SECRET}\n")));
     assert_eq!((out.code, out.stdout.as_str()), (0, ""), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("logged in: profile `prod`"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("logged in: profile `prod`");
     assert_eq!(secret_tool_lookup(&account).as_deref(), Some(SECRET));
     assert_eq!(
         request_count(&server).await,
@@ -81,13 +77,9 @@ async fn login_stores_the_secret_token_uses_it_and_logout_removes_it() {
         out.stderr
     );
     let out = run(env.cmd_with_keychain().args(["profile", "show"]));
-    assert!(
-        out.stdout.contains(&format!(
-            "secret:      from the OS keychain (service `opti-cred`, account `{account}`)"
-        )),
-        "{}",
-        out.stdout
-    );
+    out.stdout_has(&format!(
+        "secret:      from the OS keychain (service `opti-cred`, account `{account}`)"
+    ));
 
     let out = run(env.cmd_with_keychain().args(["logout", "prod"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -140,7 +132,7 @@ async fn a_rejected_login_leaves_the_keychain_and_config_untouched() {
         .args(login_args(&rejecting, "prod"))
         .write_stdin("wrong-secret\n"));
     assert_eq!(out.code, 4, "{}", out.stderr);
-    assert!(out.stderr.contains("nothing was saved"), "{}", out.stderr);
+    out.stderr_has("nothing was saved");
     assert!(!out.stderr.contains("wrong-secret"), "{}", out.stderr);
     assert!(!env.config.exists());
     assert_eq!(
@@ -166,7 +158,7 @@ async fn no_verify_saves_without_a_request_and_logout_all_forget_clears_everythi
             .arg("--no-verify")
             .write_stdin(SECRET));
         assert_eq!(out.code, 0, "{}", out.stderr);
-        assert!(out.stderr.contains("not checked"), "{}", out.stderr);
+        out.stderr_has("not checked");
     }
     assert_eq!(request_count(&server).await, 0);
     // Two profiles for one client share one keychain entry.
@@ -176,15 +168,10 @@ async fn no_verify_saves_without_a_request_and_logout_all_forget_clears_everythi
         .cmd_with_keychain()
         .args(["logout", "--all", "--forget"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stderr
-            .contains("removed `one`, `two` from the config file"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("removed `one`, `two` from the config file");
     assert_eq!(secret_tool_lookup(&account), None);
     let out = run(env.cmd().args(["profile", "list"]));
-    assert!(out.stderr.contains("no profiles"), "{}", out.stderr);
+    out.stderr_has("no profiles");
 }
 
 #[tokio::test]
@@ -252,16 +239,8 @@ fn without_a_session_bus_login_fails_fast_and_clearly() {
     let out = run(env.cmd().args(OFFLINE_LOGIN).write_stdin(SECRET));
     assert_eq!(out.code, 6, "{}", out.stderr);
     assert!(started.elapsed() < Duration::from_secs(10));
-    assert!(
-        out.stderr.contains("the OS keychain is not available"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("set `OPTI_CRED_CLIENT_SECRET` instead"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("the OS keychain is not available");
+    out.stderr_has("set `OPTI_CRED_CLIENT_SECRET` instead");
     assert!(
         !env.config.exists(),
         "login saved a profile without a secret"
@@ -290,11 +269,7 @@ fn a_secret_service_that_never_answers_is_cut_off() {
         "{:?}",
         started.elapsed()
     );
-    assert!(
-        out.stderr.contains("did not answer within 1s"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("did not answer within 1s");
 
     // `token` without a secret in the environment says the same, as exit 3.
     env.profile("p", "https://a.example");
@@ -304,9 +279,5 @@ fn a_secret_service_that_never_answers_is_cut_off() {
         .env("OPTI_CRED_KEYCHAIN_TIMEOUT", "1s")
         .arg("token"));
     assert_eq!(out.code, 3, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("did not answer within 1s"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("did not answer within 1s");
 }

@@ -120,7 +120,7 @@ fn list_marks_the_default() {
     let env = TestEnv::new();
     let out = run(env.cmd().args(["profile", "list"]));
     assert_eq!((out.code, out.stdout.as_str()), (0, ""));
-    assert!(out.stderr.contains("no profiles"), "{}", out.stderr);
+    out.stderr_has("no profiles");
 
     for (name, url) in [
         ("prod", "https://prod.example"),
@@ -145,16 +145,8 @@ async fn show_tells_where_things_are_and_never_prints_secrets() {
 
     let out = run(env.cmd().args(["profile", "show", "prod"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stdout.contains("profile:     prod (default)"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains(&format!("client_id:   {CLIENT_ID}")),
-        "{}",
-        out.stdout
-    );
+    out.stdout_has("profile:     prod (default)");
+    out.stdout_has(&format!("client_id:   {CLIENT_ID}"));
     assert!(
         out.stdout.contains(&format!(
             "{}{INSTANCE_TOKEN_PATH} (derived from cms_url)",
@@ -163,12 +155,7 @@ async fn show_tells_where_things_are_and_never_prints_secrets() {
         "{}",
         out.stdout
     );
-    assert!(
-        out.stdout
-            .contains("secret:      not found; run `opti-cred login --profile prod`"),
-        "{}",
-        out.stdout
-    );
+    out.stdout_has("secret:      not found; run `opti-cred login --profile prod`");
     // Without a session bus the keychain is unavailable, and show says so.
     assert!(
         out.stdout.contains(
@@ -179,31 +166,13 @@ async fn show_tells_where_things_are_and_never_prints_secrets() {
         "{}",
         out.stdout
     );
-    assert!(
-        out.stdout.contains("token:       none cached"),
-        "{}",
-        out.stdout
-    );
+    out.stdout_has("token:       none cached");
 
     run(env.cmd_with_secret().arg("token"));
     let out = run(env.cmd_with_secret().args(["profile", "show"]));
-    assert!(
-        out.stdout
-            .contains("secret:      from environment variable `OPTI_CRED_CLIENT_SECRET`"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout
-            .contains("1. environment variable `OPTI_CRED_CLIENT_SECRET`: has a secret"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("token:       valid for 4m"),
-        "{}",
-        out.stdout
-    );
+    out.stdout_has("secret:      from environment variable `OPTI_CRED_CLIENT_SECRET`");
+    out.stdout_has("1. environment variable `OPTI_CRED_CLIENT_SECRET`: has a secret");
+    out.stdout_has("token:       valid for 4m");
     assert!(
         !out.stdout.contains("token-1"),
         "show printed the token: {}",
@@ -219,21 +188,13 @@ fn remove_and_default_check_the_name() {
 
     let out = run(env.cmd().args(["profile", "remove", "zzz"]));
     assert_eq!(out.code, 2);
-    assert!(
-        out.stderr.contains("known profiles: `a`, `b`"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("known profiles: `a`, `b`");
     let out = run(env.cmd().args(["profile", "default", "zzz"]));
     assert_eq!(out.code, 2);
 
     let out = run(env.cmd().args(["profile", "remove", "a"]));
     assert_eq!(out.code, 0);
-    assert!(
-        out.stderr.contains("no default profile now"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("no default profile now");
     let out = run(env.cmd().args(["profile", "list"]));
     assert_eq!(out.stdout, "  b  https://b.example  c\n");
 }

@@ -98,16 +98,8 @@ fn a_private_ca_is_trusted_only_through_ca_cert() {
     env.write_config(&profile(""));
     let out = run(env.cmd_with_secret().arg("token"));
     assert_eq!(out.code, 5, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("invalid peer certificate"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("set the profile's `ca_cert`"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("invalid peer certificate");
+    out.stderr_has("set the profile's `ca_cert`");
     assert!(
         !out.stderr.contains("attempts"),
         "a refused certificate was retried: {}",
@@ -137,12 +129,7 @@ fn an_unreadable_ca_cert_is_a_clear_error() {
     ));
     let out = run(env.cmd_with_secret().arg("token"));
     assert_eq!(out.code, 5, "{}", out.stderr);
-    assert!(
-        out.stderr
-            .contains("cannot read `ca_cert` `/nonexistent/ca.pem`"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("cannot read `ca_cert` `/nonexistent/ca.pem`");
 
     std::fs::write(env.home.join("junk.pem"), "not a certificate").unwrap();
     env.write_config(&format!(
@@ -152,5 +139,5 @@ fn an_unreadable_ca_cert_is_a_clear_error() {
     ));
     let out = run(env.cmd_with_secret().arg("token"));
     assert_eq!(out.code, 5, "{}", out.stderr);
-    assert!(out.stderr.contains("holds no"), "{}", out.stderr);
+    out.stderr_has("holds no");
 }

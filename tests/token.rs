@@ -159,13 +159,8 @@ async fn oauth_errors_are_rejections() {
         })))
         .await;
     assert_eq!(out.code, 4, "{}", out.stderr);
-    assert!(
-        out.stderr
-            .contains("invalid_client: Client authentication failed."),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stderr.contains("profile `prod`"), "{}", out.stderr);
+    out.stderr_has("invalid_client: Client authentication failed.");
+    out.stderr_has("profile `prod`");
 }
 
 #[tokio::test]
@@ -177,12 +172,7 @@ async fn code_errors_are_rejections() {
         })))
         .await;
     assert_eq!(out.code, 4, "{}", out.stderr);
-    assert!(
-        out.stderr
-            .contains("UNAUTHORIZED: The client credentials are invalid"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("UNAUTHORIZED: The client credentials are invalid");
 }
 
 #[tokio::test]
@@ -190,12 +180,7 @@ async fn problem_details_from_a_server_error_are_a_server_failure() {
     let out =
         token_call_answered_with(problem(500, "Internal error", "Token service unavailable")).await;
     assert_eq!(out.code, 5, "{}", out.stderr);
-    assert!(
-        out.stderr
-            .contains("Internal error: Token service unavailable"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("Internal error: Token service unavailable");
 }
 
 #[tokio::test]
@@ -203,11 +188,7 @@ async fn problem_details_from_a_403_are_a_rejection() {
     let out =
         token_call_answered_with(problem(403, "Forbidden", "The API client is disabled")).await;
     assert_eq!(out.code, 4, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("Forbidden: The API client is disabled"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("Forbidden: The API client is disabled");
 }
 
 #[tokio::test]
@@ -217,7 +198,7 @@ async fn a_success_without_a_usable_token_is_an_error_and_not_cached() {
     )
     .await;
     assert_eq!(out.code, 5, "{}", out.stderr);
-    assert!(out.stderr.contains("no `access_token`"), "{}", out.stderr);
+    out.stderr_has("no `access_token`");
 }
 
 #[tokio::test]
@@ -232,11 +213,7 @@ async fn an_unreachable_endpoint_is_a_network_failure() {
     env.profile("prod", &format!("http://127.0.0.1:{port}"));
     let out = run(env.cmd_with_secret().arg("token"));
     assert_eq!(out.code, 5, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("cannot reach the token endpoint"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("cannot reach the token endpoint");
 }
 
 #[tokio::test]
@@ -250,20 +227,12 @@ async fn an_unknown_profile_lists_the_known_ones() {
     ));
     let out = run(env.cmd_with_secret().args(["token", "stage"]));
     assert_eq!(out.code, 2);
-    assert!(
-        out.stderr.contains("unknown profile `stage`"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("known profiles: `prod`, `test`"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("unknown profile `stage`");
+    out.stderr_has("known profiles: `prod`, `test`");
 
     let out = run(env.cmd_with_secret().arg("token"));
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("no default profile"), "{}", out.stderr);
+    out.stderr_has("no default profile");
     assert_eq!(request_count(&server).await, 0);
 }
 
@@ -305,12 +274,8 @@ fn malformed_toml_names_the_file_line_and_column() {
     env.write_config("[profiles.prod]\ncms_url = \"https://a.example\"\nclient_id = = \"x\"\n");
     let out = run(env.cmd_with_secret().args(["token", "prod"]));
     assert_eq!(out.code, 2);
-    assert!(
-        out.stderr.contains(&env.config.display().to_string()),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stderr.contains("line 3, column 13"), "{}", out.stderr);
+    out.stderr_has(&env.config.display().to_string());
+    out.stderr_has("line 3, column 13");
 }
 
 #[test]
@@ -332,7 +297,7 @@ fn plain_http_to_a_remote_host_is_refused_before_any_request() {
     env.profile("prod", "http://cms.example.com");
     let out = run(env.cmd_with_secret().args(["-vv", "token"]));
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("plain http"), "{}", out.stderr);
+    out.stderr_has("plain http");
     assert!(!out.stderr.contains("requesting a token"), "{}", out.stderr);
 }
 
@@ -341,16 +306,8 @@ async fn without_a_secret_the_error_names_the_places_tried() {
     let (server, env) = prod_profile().await;
     let out = run(env.cmd().arg("token").env("OPTI_CRED_CLIENT_SECRET", ""));
     assert_eq!(out.code, 3);
-    assert!(
-        out.stderr.contains("`OPTI_CRED_CLIENT_SECRET`"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("`OPTIMIZELY_CMS_CLIENT_SECRET`"),
-        "{}",
-        out.stderr
-    );
+    out.stderr_has("`OPTI_CRED_CLIENT_SECRET`");
+    out.stderr_has("`OPTIMIZELY_CMS_CLIENT_SECRET`");
     assert_eq!(request_count(&server).await, 0);
 
     // The Optimizely tooling's variable works too.

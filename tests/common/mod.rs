@@ -185,6 +185,28 @@ pub struct Outcome {
     pub stderr: String,
 }
 
+impl Outcome {
+    /// Fails the test, showing stderr, unless stderr contains `needle`.
+    #[track_caller]
+    pub fn stderr_has(&self, needle: &str) {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr
+        );
+    }
+
+    /// Fails the test, showing stdout, unless stdout contains `needle`.
+    #[track_caller]
+    pub fn stdout_has(&self, needle: &str) {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}:\n{}",
+            self.stdout
+        );
+    }
+}
+
 pub fn run(cmd: &mut Command) -> Outcome {
     let outcome = run_report(cmd);
     if outcome.code != 0 {

@@ -410,11 +410,8 @@ fn every_command_has_help_with_an_example() {
 
 #[tokio::test]
 async fn a_slow_fetch_shows_a_spinner_on_a_terminal_only() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(Tokens::lasting(300).delayed(Duration::from_millis(1200)))
-        .mount(&server)
-        .await;
+    let server =
+        endpoint_answering(Tokens::lasting(300).delayed(Duration::from_millis(1200))).await;
     let env = TestEnv::new();
     env.profile("prod", &server.uri());
 

@@ -145,11 +145,8 @@ async fn an_entry_readable_by_others_is_not_served_and_is_replaced() {
 
 #[tokio::test]
 async fn a_changed_secret_does_not_get_the_old_secrets_token() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(Tokens::lasting(300))
-        .mount(&server)
-        .await;
+    // Any secret gets a token here: only the cache decides what is fetched.
+    let server = endpoint_answering(Tokens::lasting(300)).await;
     let env = TestEnv::new();
     env.profile("prod", &server.uri());
 
@@ -287,16 +284,8 @@ async fn retries_stop_at_the_attempt_limit_and_within_the_timeout() {
 
 #[tokio::test]
 async fn a_slow_endpoint_hits_the_profiles_timeout() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(Tokens::lasting(300))
-        .mount(&server)
-        .await;
-    let slow = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
-        .mount(&slow)
-        .await;
+    let slow =
+        endpoint_answering(ResponseTemplate::new(200).set_delay(Duration::from_secs(30))).await;
     let env = TestEnv::new();
     env.write_config(&format!(
         "default_profile = \"p\"\n[profiles.p]\ncms_url = \"{}\"\nclient_id = \"{CLIENT_ID}\"\n\

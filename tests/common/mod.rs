@@ -164,8 +164,9 @@ pub async fn prod_profile() -> (MockServer, TestEnv) {
     (server, env)
 }
 
-/// An endpoint that answers every request with `response`.
-pub async fn endpoint_answering(response: ResponseTemplate) -> MockServer {
+/// An endpoint that answers every POST with `response` (a fixed
+/// `ResponseTemplate`, or `Tokens`).
+pub async fn endpoint_answering(response: impl Respond + 'static) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(response)

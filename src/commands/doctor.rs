@@ -17,7 +17,7 @@ use crate::fetch::{self, CLOCK_OFFSET_LIMIT};
 use crate::keychain::{self, Keychain};
 use crate::output;
 use crate::paths::Paths;
-use crate::secret::{self, SourceState};
+use crate::secret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -246,20 +246,18 @@ fn check_profile(profile: &Profile, checks: &mut Vec<Check>) -> Result<()> {
             ));
             found
         }
-        Err(_) => {
-            let survey = secret::survey(&secret::default_sources()?, profile);
-            let places: Vec<String> = survey
-                .iter()
-                .filter(|r| r.state != SourceState::HasSecret)
-                .map(|r| r.place.clone())
-                .collect();
+        Err(e) => {
+            // The lookup's own error already lists every place it tried.
+            let detail = match e {
+                Error::NoSecret { tried, .. } => format!(
+                    "no client secret for profile `{}`; looked in: {tried}",
+                    profile.name
+                ),
+                other => other.to_string(),
+            };
             checks.push(Check::fail(
                 "secret",
-                format!(
-                    "no client secret for profile `{}` in {}",
-                    profile.name,
-                    places.join(", ")
-                ),
+                detail,
                 format!(
                     "run `opti-cred login --profile {}`, or set `{}`",
                     profile.name,

@@ -43,6 +43,9 @@ struct TokenStatus {
     state: &'static str,
     expires_at: Option<String>,
     expires_in: Option<i64>,
+    /// For the table: "valid for 4m 10s", "expired", "none cached".
+    #[serde(skip)]
+    life: String,
 }
 
 pub fn run(paths: &Paths, args: &StatusArgs) -> Result<()> {
@@ -93,6 +96,7 @@ fn row(config: &Config, profile: &Profile, survey: &[SourceReport], cache: &Toke
             state: "none",
             expires_at: None,
             expires_in: None,
+            life: "none cached".to_string(),
         },
         Some(t) => TokenStatus {
             state: if t.seconds_left(now) > 0 {
@@ -105,6 +109,7 @@ fn row(config: &Config, profile: &Profile, survey: &[SourceReport], cache: &Toke
                     .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             ),
             expires_in: Some(t.seconds_left(now).max(0)),
+            life: t.describe_life(now),
         },
     };
 
@@ -133,15 +138,13 @@ fn table(rows: &[Row]) -> String {
                 (None, true) => "missing".to_string(),
                 (None, false) => "missing (keychain unavailable)".to_string(),
             };
-            let token = match (r.token.state, r.token.expires_in) {
-                ("valid", Some(left)) => format!(
-                    "valid for {}",
-                    humantime::format_duration(std::time::Duration::from_secs(left.unsigned_abs()))
-                ),
-                ("expired", _) => "expired".to_string(),
-                _ => "none cached".to_string(),
-            };
-            [name, r.cms_url.clone(), r.client_id.clone(), secret, token]
+            [
+                name,
+                r.cms_url.clone(),
+                r.client_id.clone(),
+                secret,
+                r.token.life.clone(),
+            ]
         })
         .collect();
 

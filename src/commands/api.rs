@@ -52,13 +52,13 @@ pub fn run(paths: &Paths, args: ApiArgs) -> Result<()> {
         detail,
     })?;
 
-    let token = get_token(&profile, &cache, DEFAULT_MIN_VALID)?;
+    let mut token = get_token(&profile, &cache, DEFAULT_MIN_VALID)?;
     let mut answer = runtime.block_on(send(&client, &call, &token.access_token))?;
     if answer.status == reqwest::StatusCode::UNAUTHORIZED {
         // The token may have been revoked or rotated early: one fresh try.
         log::info!("the API answered 401; fetching a new token and trying once more");
         cache.remove(cache_key(&profile))?;
-        let token = get_token(&profile, &cache, DEFAULT_MIN_VALID)?;
+        token = get_token(&profile, &cache, DEFAULT_MIN_VALID)?;
         answer = runtime.block_on(send(&client, &call, &token.access_token))?;
     }
 
@@ -87,20 +87,8 @@ pub fn run(paths: &Paths, args: ApiArgs) -> Result<()> {
     Err(Error::Api {
         method: call.method.to_string(),
         url: call.url.to_string(),
-        detail: fetch::describe_answer(
-            answer.status.as_u16(),
-            &answer.body,
-            &token_mask(&cache, &profile),
-        ),
+        detail: fetch::describe_answer(answer.status.as_u16(), &answer.body, &token.access_token),
     })
-}
-
-/// The cached token, to mask in error text; an empty mask when none.
-fn token_mask(cache: &TokenCache, profile: &Profile) -> SecretString {
-    cache
-        .read(cache_key(profile))
-        .map(|t| t.access_token)
-        .unwrap_or_else(|| SecretString::from(""))
 }
 
 fn prepare(profile: &Profile, args: &ApiArgs) -> Result<Call> {
